@@ -1,0 +1,79 @@
+// Command signupguard protects newsletter signup forms: it turns away known
+// spammer IPs, floods, bots and undeliverable addresses, and stores each real
+// address once in Postgres. Run "signupguard --help" for commands and
+// settings.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `signupguard protects newsletter signup forms.
+
+Usage:
+  signupguard serve     run the HTTP API (applies pending migrations first)
+  signupguard migrate   apply pending migrations and exit
+
+Every setting is an environment variable:
+
+`
+
+// errUsage marks a command-line mistake; main exits 2 for it.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signupguard:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+// run is the whole program with its inputs passed in, so tests can call it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		io.WriteString(stderr, usage)
+		writeSettings(stderr)
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	switch args[1] {
+	case "-h", "-help", "--help", "help":
+		io.WriteString(stdout, usage)
+		writeSettings(stdout)
+		return nil
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	switch args[1] {
+	case "serve":
+		return serve(ctx, cfg, log)
+	case "migrate":
+		return migrate(ctx, cfg, log)
+	}
+	return fmt.Errorf("%w: unknown command %q (try --help)", errUsage, args[1])
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level)) // loadConfig has checked it
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/signupguard/signupguard/api"
+	"github.com/signupguard/signupguard/service"
+	"github.com/signupguard/signupguard/sql"
+)
+
+// openDB connects to DATABASE_URL.
+func openDB(ctx context.Context, cfg Config) (*sql.DB, error) {
+	if cfg.DatabaseURL == "" {
+		return nil, fmt.Errorf("DATABASE_URL is not set (scripts/run starts a local Postgres for you)")
+	}
+	return sql.Open(ctx, cfg.DatabaseURL)
+}
+
+func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	log.Info("migrations applied")
+	return nil
+}
+
+// serve runs the HTTP API until ctx is cancelled (SIGTERM), then stops
+// accepting, lets in-flight requests finish and returns nil.
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+
+	signup := service.NewSignup(db, nil, nil, nil, nil, service.Config{Lists: cfg.Lists})
+	ready := []api.Check{{Name: "postgres", Check: db.Ping}}
+	handler := api.NewServer(log, signup, api.Config{RevealDuplicates: cfg.RevealDuplicates}, ready)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := api.NewHTTPServer(cfg.Listen, handler, log)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

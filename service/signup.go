@@ -1,0 +1,151 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Signup runs the signup pipeline: an ordered list of checks, cheapest
+// first, ending with the insert. A request refused by one check never
+// reaches the next, so a blocked IP costs no DNS or database work.
+type Signup struct {
+	steps []step
+}
+
+// attempt is the state one request carries through the steps.
+type attempt struct {
+	req  Request
+	addr Address // set by the email step
+}
+
+// A step returns a non-nil Verdict to end the pipeline with success, an
+// error to refuse, or neither to pass the attempt on.
+type step struct {
+	name string
+	run  func(ctx context.Context, a *attempt) (*Verdict, error)
+}
+
+// NewSignup returns the pipeline. A nil ips, lim, disposable or mx turns
+// that check off; store is required.
+func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker, mx MXVerifier, cfg Config) *Signup {
+	if len(cfg.Lists) == 0 {
+		cfg.Lists = []string{DefaultList}
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = 5 * time.Second
+	}
+	strike := func(ctx context.Context, a *attempt, why Code) {
+		if lim != nil {
+			lim.Strike(ctx, a.req.Client, why)
+		}
+	}
+	var steps []step
+	if ips != nil {
+		steps = append(steps, step{"blocklist", func(ctx context.Context, a *attempt) (*Verdict, error) {
+			if _, _, found := ips.Lookup(a.req.Client); found {
+				return nil, Errorf(CodeBlockedIP, "Signups from your network are not accepted.")
+			}
+			return nil, nil
+		}})
+	}
+	if lim != nil {
+		steps = append(steps, step{"limit", func(ctx context.Context, a *attempt) (*Verdict, error) {
+			return nil, lim.Allow(ctx, a.req.Client)
+		}})
+	}
+	steps = append(steps,
+		step{"honeypot", func(ctx context.Context, a *attempt) (*Verdict, error) {
+			if a.req.Honeypot == "" {
+				return nil, nil
+			}
+			strike(ctx, a, CodeInvalidRequest)
+			// Answer exactly as for a new address, so a bot learns nothing.
+			email := a.req.Email
+			if addr, err := ParseAddress(email); err == nil {
+				email = addr.String()
+			}
+			return &Verdict{Outcome: Trapped, Email: email}, nil
+		}},
+		step{"list", func(ctx context.Context, a *attempt) (*Verdict, error) {
+			if a.req.List == "" {
+				a.req.List = DefaultList
+			}
+			if !slices.Contains(cfg.Lists, a.req.List) {
+				return nil, Errorf(CodeUnknownList, "There is no newsletter list of that name.")
+			}
+			return nil, nil
+		}},
+		step{"email", func(ctx context.Context, a *attempt) (*Verdict, error) {
+			addr, err := ParseAddress(a.req.Email)
+			if err != nil {
+				strike(ctx, a, CodeInvalidEmail)
+				return nil, err
+			}
+			a.addr = addr
+			return nil, nil
+		}},
+	)
+	if disposable != nil {
+		steps = append(steps, step{"disposable", func(ctx context.Context, a *attempt) (*Verdict, error) {
+			if disposable.IsDisposable(a.addr.Domain) {
+				strike(ctx, a, CodeDisposable)
+				return nil, Errorf(CodeDisposable, "Please use a permanent e-mail address, not a disposable one.")
+			}
+			return nil, nil
+		}})
+	}
+	if mx != nil {
+		steps = append(steps, step{"mx", func(ctx context.Context, a *attempt) (*Verdict, error) {
+			if cfg.MXTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, cfg.MXTimeout)
+				defer cancel()
+			}
+			err := mx.VerifyMX(ctx, a.addr.Domain)
+			switch ErrorCode(err) {
+			case "":
+				if err != nil {
+					return nil, &Error{Code: CodeUnavailable, Message: "We could not check your address right now. Please try again shortly.", RetryAfter: cfg.RetryAfter, Err: err}
+				}
+				return nil, nil
+			case CodeUnavailable:
+				if cfg.AcceptMXTempfail {
+					return nil, nil
+				}
+			case CodeUndeliverable:
+				strike(ctx, a, CodeUndeliverable)
+			}
+			return nil, fmt.Errorf("verify mx of %s: %w", a.addr.Domain, err)
+		}})
+	}
+	steps = append(steps, step{"store", func(ctx context.Context, a *attempt) (*Verdict, error) {
+		created, err := store.AddSubscriber(ctx, Subscriber{List: a.req.List, Address: a.addr, Name: a.req.Name, Client: a.req.Client})
+		if err != nil {
+			return nil, &Error{Code: CodeUnavailable, Message: "We could not save your signup right now. Please try again shortly.", RetryAfter: cfg.RetryAfter, Err: err}
+		}
+		v := &Verdict{Outcome: Duplicate, Email: a.addr.String()}
+		if created {
+			v.Outcome = Created
+		}
+		return v, nil
+	}})
+	return &Signup{steps: steps}
+}
+
+// Subscribe runs req through the pipeline. It returns a Verdict, or an error
+// whose *Error says why the request was refused.
+func (s *Signup) Subscribe(ctx context.Context, req Request) (Verdict, error) {
+	a := &attempt{req: req}
+	for _, st := range s.steps {
+		v, err := st.run(ctx, a)
+		if err != nil {
+			return Verdict{}, err
+		}
+		if v != nil {
+			return *v, nil
+		}
+	}
+	panic("service: pipeline ended without a verdict") // the store step always answers
+}
