@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/signupguard/signupguard/api"
 	"github.com/signupguard/signupguard/service"
 	"github.com/signupguard/signupguard/sql"
@@ -46,9 +48,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 
+	// One registry per serve, not the global one: tests run several.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
 	signup := service.NewSignup(db, nil, nil, nil, nil, service.Config{Lists: cfg.Lists})
 	ready := []api.Check{{Name: "postgres", Check: db.Ping}}
-	handler := api.NewServer(log, signup, api.Config{RevealDuplicates: cfg.RevealDuplicates}, ready)
+	handler := api.NewServer(log, signup, api.Config{RevealDuplicates: cfg.RevealDuplicates}, ready, reg)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

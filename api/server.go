@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/signupguard/signupguard/service"
 )
 
@@ -28,7 +29,8 @@ type Check struct {
 }
 
 // NewServer returns the HTTP handler of signupguard.
-func NewServer(log *slog.Logger, signup *service.Signup, cfg Config, ready []Check) http.Handler {
+// Metrics are served from reg at /metrics.
+func NewServer(log *slog.Logger, signup *service.Signup, cfg Config, ready []Check, reg *prometheus.Registry) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// gin.New trusts every proxy's X-Forwarded-For; the client IP is
@@ -39,7 +41,7 @@ func NewServer(log *slog.Logger, signup *service.Signup, cfg Config, ready []Che
 	r.ForwardedByClientIP = false
 	r.HandleMethodNotAllowed = true
 	r.Use(recoverer(log), logRequests(log))
-	addRoutes(r, log, signup, cfg, ready)
+	addRoutes(r, log, signup, cfg, ready, reg)
 	return r
 }
 

@@ -44,8 +44,9 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 	var steps []step
 	if ips != nil {
 		steps = append(steps, step{"blocklist", func(ctx context.Context, a *attempt) (*Verdict, error) {
-			if _, _, found := ips.Lookup(a.req.Client); found {
-				return nil, Errorf(CodeBlockedIP, "Signups from your network are not accepted.")
+			if source, prefix, found := ips.Lookup(a.req.Client); found {
+				return nil, &Error{Code: CodeBlockedIP, Message: "Signups from your network are not accepted.",
+					Err: fmt.Errorf("%s is listed by %s as %s", a.req.Client, source, prefix)}
 			}
 			return nil, nil
 		}})
