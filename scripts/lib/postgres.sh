@@ -36,7 +36,8 @@ MSG
 # pg_as_owner runs a command as the owner of the cluster files.
 pg_as_owner() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		# From /, since the caller's folder may be private to root.
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
