@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/signupguard/signupguard/service/mx"
 )
 
 // Config is every setting of signupguard, read from the environment.
@@ -15,6 +17,9 @@ type Config struct {
 	Listen           string
 	Lists            []string
 	RevealDuplicates bool
+	DNSServers       []string // host:port; empty: /etc/resolv.conf's
+	MXTimeout        time.Duration
+	AcceptMXTempfail bool
 	ShutdownTimeout  time.Duration
 	LogLevel         string
 }
@@ -38,6 +43,24 @@ func settings() []setting {
 			func(c *Config, v string) error { c.Lists = splitList(v); return nil }},
 		{"SIGNUPGUARD_REVEAL_DUPLICATES", "false", "answer 201 for a new address and 200 for a known one, instead of 202 for both",
 			func(c *Config, v string) (err error) { c.RevealDuplicates, err = strconv.ParseBool(v); return err }},
+		{"SIGNUPGUARD_DNS_SERVERS", "", "comma-separated DNS resolvers for MX checks, IP or IP:port; empty: the nameservers of /etc/resolv.conf",
+			func(c *Config, v string) (err error) {
+				if v != "" {
+					c.DNSServers, err = mx.ParseServers(v)
+				}
+				return err
+			}},
+		{"SIGNUPGUARD_MX_TIMEOUT", "3s", "total time one MX verification may take",
+			func(c *Config, v string) (err error) { c.MXTimeout, err = parsePositiveDuration(v); return err }},
+		{"SIGNUPGUARD_MX_TEMPFAIL", "reject", "when DNS fails temporarily (timeout, SERVFAIL): reject (503, retry later) or accept (store the address)",
+			func(c *Config, v string) error {
+				switch v {
+				case "reject", "accept":
+					c.AcceptMXTempfail = v == "accept"
+					return nil
+				}
+				return fmt.Errorf("want reject or accept")
+			}},
 		{"SIGNUPGUARD_SHUTDOWN_TIMEOUT", "20s", "on SIGTERM, how long in-flight requests may take to finish",
 			func(c *Config, v string) (err error) { c.ShutdownTimeout, err = parsePositiveDuration(v); return err }},
 		{"SIGNUPGUARD_LOG_LEVEL", "info", "debug, info, warn or error",

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/signupguard/signupguard/api"
 	"github.com/signupguard/signupguard/service"
+	"github.com/signupguard/signupguard/service/mx"
 	"github.com/signupguard/signupguard/sql"
 )
 
@@ -52,7 +53,15 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	signup := service.NewSignup(db, nil, nil, nil, nil, service.Config{Lists: cfg.Lists})
+	verifier, err := mx.New(mx.Config{Servers: cfg.DNSServers}, reg)
+	if err != nil {
+		return err
+	}
+	signup := service.NewSignup(db, nil, nil, nil, verifier, service.Config{
+		Lists:            cfg.Lists,
+		MXTimeout:        cfg.MXTimeout,
+		AcceptMXTempfail: cfg.AcceptMXTempfail,
+	})
 	ready := []api.Check{{Name: "postgres", Check: db.Ping}}
 	handler := api.NewServer(log, signup, api.Config{RevealDuplicates: cfg.RevealDuplicates}, ready, reg)
 

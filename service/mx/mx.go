@@ -27,8 +27,10 @@ type Config struct {
 	// Servers are the recursive resolvers asked, as host:port, in order of
 	// preference. Empty: the nameservers of /etc/resolv.conf.
 	Servers []string
-	// QueryTimeout bounds one query to one server before the next is
-	// tried (1s). The caller's context bounds the whole verification.
+	// QueryTimeout caps the wait for one answer from one server before
+	// the next is tried. Zero: the time left before the context's
+	// deadline, shared evenly among the tries left, so a dead server
+	// costs the whole budget but never more.
 	QueryTimeout time.Duration
 	// MinTTL and MaxTTL clamp how long a verdict is cached (30s, 1h).
 	MinTTL, MaxTTL time.Duration
@@ -43,7 +45,6 @@ type Config struct {
 }
 
 const (
-	defaultQueryTimeout   = time.Second
 	defaultMinTTL         = 30 * time.Second
 	defaultMaxTTL         = time.Hour
 	defaultMaxNegativeTTL = 5 * time.Minute
@@ -90,7 +91,6 @@ func New(cfg Config, reg prometheus.Registerer) (*Verifier, error) {
 		}
 		cfg.Servers = servers
 	}
-	setDefault(&cfg.QueryTimeout, defaultQueryTimeout)
 	setDefault(&cfg.MinTTL, defaultMinTTL)
 	setDefault(&cfg.MaxTTL, defaultMaxTTL)
 	setDefault(&cfg.MaxNegativeTTL, defaultMaxNegativeTTL)
@@ -101,9 +101,11 @@ func New(cfg Config, reg prometheus.Registerer) (*Verifier, error) {
 		return nil, err
 	}
 	return &Verifier{
-		cfg:     cfg,
-		udp:     &dns.Client{Net: "udp", Timeout: cfg.QueryTimeout},
-		tcp:     &dns.Client{Net: "tcp", Timeout: cfg.QueryTimeout},
+		cfg: cfg,
+		// Each exchange gets a context deadline, which is earlier than
+		// these; without them miekg/dns would cap every wait at 2s.
+		udp:     &dns.Client{Net: "udp", Timeout: time.Minute},
+		tcp:     &dns.Client{Net: "tcp", Timeout: time.Minute},
 		cache:   newCache(cfg.MaxEntries),
 		metrics: m,
 		now:     time.Now,

@@ -286,13 +286,18 @@ func TestVerifyMXTemporaryCarriesRetryAfter(t *testing.T) {
 }
 
 // TestVerifyMXNextServer pins that a dead or failing first server does not
-// decide the verdict while another answers.
+// decide the verdict while another answers, with the default per-query
+// wait: a share of the context's budget.
 func TestVerifyMXNextServer(t *testing.T) {
 	good := newZone(t)
 	for _, mode := range []testenv.DNSMode{testenv.DNSSilent, testenv.DNSServFail, testenv.DNSRefused} {
 		bad := testenv.NewDNS(t)
 		bad.SetMode("", mode)
-		if err := verify(t, newVerifier(t, bad.Addr(), good.Addr()), "ok.example.com"); err != nil {
+		v, err := New(Config{Servers: []string{bad.Addr(), good.Addr()}}, prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := verify(t, v, "ok.example.com"); err != nil {
 			t.Errorf("mode %d first: %v", mode, err)
 		}
 		// The silent server's count is not synchronised with the answer.
@@ -302,9 +307,9 @@ func TestVerifyMXNextServer(t *testing.T) {
 	}
 }
 
-// TestVerifyMXContextBound pins that a server that never answers holds a
-// verification no longer than its context: the deadline, not the number
-// of servers and tries, ends it.
+// TestVerifyMXContextBound pins that servers that never answer hold a
+// verification no longer than its context, however long QueryTimeout is,
+// and that they are asked no more than tries times each.
 func TestVerifyMXContextBound(t *testing.T) {
 	silent := testenv.NewDNS(t)
 	silent.SetMode("", testenv.DNSSilent)
@@ -312,14 +317,34 @@ func TestVerifyMXContextBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	err = v.VerifyMX(ctx, "ok.example.com")
 	if service.ErrorCode(err) != service.CodeUnavailable {
 		t.Fatalf("VerifyMX = %v, want unavailable", err)
 	}
-	if got := silent.TotalQueries(); got > 1 {
-		t.Errorf("silent server saw %d queries, want at most 1: the deadline must end the first", got)
+	if got := silent.TotalQueries(); got > 2*tries {
+		t.Errorf("silent servers saw %d queries, want at most %d", got, 2*tries)
+	}
+}
+
+func TestTriesLeft(t *testing.T) {
+	tests := []struct {
+		answered []bool
+		round, i int
+		want     int
+	}{
+		{answered: []bool{false}, round: 0, i: 0, want: tries},
+		{answered: []bool{false}, round: tries - 1, i: 0, want: 1},
+		{answered: []bool{false, false}, round: 0, i: 0, want: 2 * tries},
+		{answered: []bool{false, false}, round: 0, i: 1, want: 2*tries - 1},
+		{answered: []bool{true, false}, round: 0, i: 1, want: tries},
+		{answered: []bool{false, true, false}, round: tries - 1, i: 2, want: 1},
+	}
+	for _, tt := range tests {
+		if got := triesLeft(tt.answered, tt.round, tt.i); got != tt.want {
+			t.Errorf("triesLeft(%v, %d, %d) = %d, want %d", tt.answered, tt.round, tt.i, got, tt.want)
+		}
 	}
 }
 

@@ -108,17 +108,17 @@ func (v *Verifier) exchange(ctx context.Context, name string, qtype uint16) (*dn
 	q.SetEdns0(udpSize, false)
 	answered := make([]bool, len(v.cfg.Servers))
 	var last error
-	for range tries {
+	for round := range tries {
 		for i, server := range v.cfg.Servers {
-			// Past the deadline, a read may time out before ctx says so.
-			if d, ok := ctx.Deadline(); ctx.Err() != nil || ok && !time.Now().Before(d) {
-				return nil, fmt.Errorf("query %s %s: %w", name, dns.TypeToString[qtype], cmp.Or(last, context.DeadlineExceeded))
-			}
 			if answered[i] {
 				continue
 			}
+			wait := v.attemptTimeout(ctx, triesLeft(answered, round, i))
+			if wait <= 0 || ctx.Err() != nil {
+				return nil, fmt.Errorf("query %s %s: %w", name, dns.TypeToString[qtype], cmp.Or(last, context.DeadlineExceeded))
+			}
 			q.Id = dns.Id()
-			r, err := v.exchangeWith(ctx, q, server)
+			r, err := v.exchangeWith(ctx, q, server, wait)
 			v.metrics.queries.WithLabelValues(queryResult(r, err)).Inc()
 			if err == nil {
 				if r.Rcode == dns.RcodeSuccess || r.Rcode == dns.RcodeNameError {
@@ -133,10 +133,40 @@ func (v *Verifier) exchange(ctx context.Context, name string, qtype uint16) (*dn
 	return nil, fmt.Errorf("query %s %s: %w", name, dns.TypeToString[qtype], last)
 }
 
+// triesLeft counts the tries exchange has left, this one included, when
+// it is about to ask server i in round.
+func triesLeft(answered []bool, round, i int) int {
+	open, rest := 0, 0
+	for j, a := range answered {
+		if !a {
+			open++
+			if j >= i {
+				rest++
+			}
+		}
+	}
+	return rest + (tries-round-1)*open
+}
+
+// attemptTimeout returns how long one try may wait: the time left before
+// ctx's deadline shared among the tries left, capped by QueryTimeout.
+func (v *Verifier) attemptTimeout(ctx context.Context, left int) time.Duration {
+	d, ok := ctx.Deadline()
+	if !ok {
+		d = time.Now().Add(defaultBudget)
+	}
+	wait := time.Until(d) / time.Duration(max(left, 1))
+	if v.cfg.QueryTimeout > 0 {
+		wait = min(wait, v.cfg.QueryTimeout)
+	}
+	return wait
+}
+
 // exchangeWith asks server q over UDP and, when the answer is truncated,
-// again over TCP (miekg/dns leaves that to its caller).
-func (v *Verifier) exchangeWith(ctx context.Context, q *dns.Msg, server string) (*dns.Msg, error) {
-	ctx, cancel := context.WithTimeout(ctx, v.cfg.QueryTimeout)
+// again over TCP (miekg/dns leaves that to its caller), waiting at most
+// wait for both.
+func (v *Verifier) exchangeWith(ctx context.Context, q *dns.Msg, server string, wait time.Duration) (*dns.Msg, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	r, _, err := v.udp.ExchangeContext(ctx, q, server)
 	if err == nil && r.Truncated {

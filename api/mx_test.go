@@ -1,0 +1,140 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/signupguard/signupguard/api"
+	"github.com/signupguard/signupguard/internal/testenv"
+	"github.com/signupguard/signupguard/service"
+	"github.com/signupguard/signupguard/service/mx"
+	sgsql "github.com/signupguard/signupguard/sql"
+)
+
+// mxZone has one domain per MX verdict the API reports.
+var mxZone = []string{
+	"example.com. 3600 IN SOA ns.example.com. hostmaster.example.com. 1 7200 3600 1209600 60",
+	"ok.example.com. 300 IN MX 10 mx.ok.example.com.",
+	"mx.ok.example.com. 300 IN A 1.2.3.4",
+	"nullmx.example.com. 300 IN MX 0 .",
+	"private.example.com. 300 IN A 10.0.0.1",
+	"servfail.example.com. 300 IN MX 10 mx.ok.example.com.",
+}
+
+// newMXServer serves the API with a real Postgres store and an MX verifier
+// asking dnsAddr, under the tempfail policy given.
+func newMXServer(t *testing.T, dnsAddr string, acceptTempfail bool) (*httptest.Server, *sgsql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sgsql.Open(ctx, testenv.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	verifier, err := mx.New(mx.Config{Servers: []string{dnsAddr}}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signup := service.NewSignup(db, nil, nil, nil, verifier, service.Config{
+		MXTimeout:        time.Second,
+		AcceptMXTempfail: acceptTempfail,
+	})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(api.NewServer(log, signup, api.Config{}, nil, reg))
+	t.Cleanup(srv.Close)
+	return srv, db
+}
+
+// subscribe posts email and returns the status, the error code (if any)
+// and the Retry-After header.
+func subscribe(t *testing.T, srv *httptest.Server, email string) (int, string, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email})
+	resp, err := http.Post(srv.URL+"/subscribe", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+		t.Fatalf("decode answer: %v", err)
+	}
+	return resp.StatusCode, e.Error.Code, resp.Header.Get("Retry-After")
+}
+
+func countSubscribers(t *testing.T, db *sgsql.DB) int {
+	t.Helper()
+	var n int
+	if err := db.Pool.QueryRow(context.Background(), "select count(*) from subscribers").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestSubscribeMX(t *testing.T) {
+	tests := []struct {
+		name       string
+		email      string
+		accept     bool // SIGNUPGUARD_MX_TEMPFAIL=accept
+		status     int
+		code       string
+		retryAfter string
+		stored     int
+	}{
+		{name: "OK", email: "jane@ok.example.com", status: http.StatusAccepted, stored: 1},
+		{name: "ErrNXDOMAIN", email: "jane@nosuch.example.com", status: http.StatusUnprocessableEntity, code: "undeliverable_domain"},
+		{name: "ErrNullMX", email: "jane@nullmx.example.com", status: http.StatusUnprocessableEntity, code: "undeliverable_domain"},
+		{name: "ErrPrivateOnly", email: "jane@private.example.com", status: http.StatusUnprocessableEntity, code: "undeliverable_domain"},
+		{name: "ErrTempfailReject", email: "jane@servfail.example.com", status: http.StatusServiceUnavailable, code: "unavailable", retryAfter: "5"},
+		{name: "TempfailAccept", email: "jane@servfail.example.com", accept: true, status: http.StatusAccepted, stored: 1},
+		{name: "UndeliverableDespiteAccept", email: "jane@nullmx.example.com", accept: true, status: http.StatusUnprocessableEntity, code: "undeliverable_domain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dns := testenv.NewDNS(t, mxZone...)
+			dns.SetMode("servfail.example.com.", testenv.DNSServFail)
+			srv, db := newMXServer(t, dns.Addr(), tt.accept)
+			status, code, retry := subscribe(t, srv, tt.email)
+			if status != tt.status || code != tt.code || retry != tt.retryAfter {
+				t.Errorf("POST %s: %d %q Retry-After %q; want %d %q Retry-After %q", tt.email, status, code, retry, tt.status, tt.code, tt.retryAfter)
+			}
+			if got := countSubscribers(t, db); got != tt.stored {
+				t.Errorf("%d rows stored, want %d", got, tt.stored)
+			}
+		})
+	}
+}
+
+// TestSubscribeMXSilentDNS pins that a DNS server that never answers gets
+// the client a 503 with Retry-After, not a hung request; the time it takes
+// is the MX timeout, measured and logged here, never asserted.
+func TestSubscribeMXSilentDNS(t *testing.T) {
+	dns := testenv.NewDNS(t)
+	dns.SetMode("", testenv.DNSSilent)
+	srv, db := newMXServer(t, dns.Addr(), false)
+	start := time.Now()
+	status, code, retry := subscribe(t, srv, "jane@ok.example.com")
+	t.Logf("answer after %v (MX timeout 1s)", time.Since(start))
+	if status != http.StatusServiceUnavailable || code != "unavailable" || retry == "" {
+		t.Errorf("POST with a silent DNS server: %d %q Retry-After %q; want 503 unavailable with Retry-After", status, code, retry)
+	}
+	if got := countSubscribers(t, db); got != 0 {
+		t.Errorf("%d rows stored, want 0", got)
+	}
+}
