@@ -47,7 +47,9 @@ func TestServeSilentDNS(t *testing.T) {
 	defer cancel()
 	w := &listenWatch{addr: make(chan string, 1)}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"signupguard", "serve"}, func(k string) string { return env[k] }, io.Discard, w) }()
+	go func() {
+		done <- run(ctx, []string{"signupguard", "serve"}, func(k string) string { return env[k] }, io.Discard, w)
+	}()
 	var addr string
 	select {
 	case addr = <-w.addr:
