@@ -182,6 +182,7 @@ func TestVerifyMX(t *testing.T) {
 		{domain: "bücher.example.com", want: ok, asks: []query{{"xn--bcher-kva.example.com.", dns.TypeMX, 1}}},
 		{domain: "xn--bcher-kva.example.com", want: ok},
 		{domain: "not a..domain", want: undel},
+		{domain: "", want: undel},
 
 		{domain: "nosuch.example.com", want: undel, asks: []query{{"nosuch.example.com.", dns.TypeA, 0}}},
 		{domain: "nosuch.nosuchtld", want: undel},
