@@ -25,7 +25,7 @@ func TestLoadConfigMX(t *testing.T) {
 		{env: map[string]string{"SIGNUPGUARD_MX_TEMPFAIL": "maybe"}, bad: true},
 	}
 	for _, tt := range tests {
-		c, err := loadConfig(func(k string) string { return tt.env[k] })
+		c, err := loadConfig(env(tt.env))
 		if (err != nil) != tt.bad {
 			t.Errorf("loadConfig(%v): err %v, want bad=%v", tt.env, err, tt.bad)
 			continue

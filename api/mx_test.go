@@ -2,12 +2,9 @@ package api_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +13,7 @@ import (
 	"github.com/signupguard/signupguard/internal/testenv"
 	"github.com/signupguard/signupguard/service"
 	"github.com/signupguard/signupguard/service/mx"
-	sgsql "github.com/signupguard/signupguard/sql"
+	"github.com/signupguard/signupguard/sql"
 )
 
 // mxZone has one domain per MX verdict the API reports.
@@ -31,10 +28,10 @@ var mxZone = []string{
 
 // newMXServer serves the API with a real Postgres store and an MX verifier
 // asking dnsAddr, under the tempfail policy given.
-func newMXServer(t *testing.T, dnsAddr string, acceptTempfail bool) (*httptest.Server, *sgsql.DB) {
+func newMXServer(t *testing.T, dnsAddr string, acceptTempfail bool) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sgsql.Open(ctx, testenv.PostgresURL(t))
+	db, err := sql.Open(ctx, testenv.PostgresURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,39 +49,7 @@ func newMXServer(t *testing.T, dnsAddr string, acceptTempfail bool) (*httptest.S
 		AcceptMXTempfail: acceptTempfail,
 	})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(api.NewServer(log, signup, api.Config{}, nil, reg))
-	t.Cleanup(srv.Close)
-	return srv, db
-}
-
-// subscribe posts email and returns the status, the error code (if any)
-// and the Retry-After header.
-func subscribe(t *testing.T, srv *httptest.Server, email string) (int, string, string) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]string{"email": email})
-	resp, err := http.Post(srv.URL+"/subscribe", "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var e struct {
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
-		t.Fatalf("decode answer: %v", err)
-	}
-	return resp.StatusCode, e.Error.Code, resp.Header.Get("Retry-After")
-}
-
-func countSubscribers(t *testing.T, db *sgsql.DB) int {
-	t.Helper()
-	var n int
-	if err := db.Pool.QueryRow(context.Background(), "select count(*) from subscribers").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return &testServer{db: db, h: api.NewServer(log, signup, api.Config{}, nil, reg)}
 }
 
 func TestSubscribeMX(t *testing.T) {
@@ -109,12 +74,13 @@ func TestSubscribeMX(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dns := testenv.NewDNS(t, mxZone...)
 			dns.SetMode("servfail.example.com.", testenv.DNSServFail)
-			srv, db := newMXServer(t, dns.Addr(), tt.accept)
-			status, code, retry := subscribe(t, srv, tt.email)
-			if status != tt.status || code != tt.code || retry != tt.retryAfter {
-				t.Errorf("POST %s: %d %q Retry-After %q; want %d %q Retry-After %q", tt.email, status, code, retry, tt.status, tt.code, tt.retryAfter)
+			s := newMXServer(t, dns.Addr(), tt.accept)
+			w := s.do("POST", "/subscribe", "application/json", `{"email":"`+tt.email+`"}`)
+			code, retry := errorCode(t, w.Body.Bytes()), w.Header().Get("Retry-After")
+			if w.Code != tt.status || code != tt.code || retry != tt.retryAfter {
+				t.Errorf("POST %s: %d %q Retry-After %q; want %d %q Retry-After %q", tt.email, w.Code, code, retry, tt.status, tt.code, tt.retryAfter)
 			}
-			if got := countSubscribers(t, db); got != tt.stored {
+			if got := s.rows(t); got != tt.stored {
 				t.Errorf("%d rows stored, want %d", got, tt.stored)
 			}
 		})
@@ -127,14 +93,14 @@ func TestSubscribeMX(t *testing.T) {
 func TestSubscribeMXSilentDNS(t *testing.T) {
 	dns := testenv.NewDNS(t)
 	dns.SetMode("", testenv.DNSSilent)
-	srv, db := newMXServer(t, dns.Addr(), false)
+	s := newMXServer(t, dns.Addr(), false)
 	start := time.Now()
-	status, code, retry := subscribe(t, srv, "jane@ok.example.com")
+	w := s.do("POST", "/subscribe", "application/json", `{"email":"jane@ok.example.com"}`)
 	t.Logf("answer after %v (MX timeout 1s)", time.Since(start))
-	if status != http.StatusServiceUnavailable || code != "unavailable" || retry == "" {
-		t.Errorf("POST with a silent DNS server: %d %q Retry-After %q; want 503 unavailable with Retry-After", status, code, retry)
+	if code := errorCode(t, w.Body.Bytes()); w.Code != http.StatusServiceUnavailable || code != "unavailable" || w.Header().Get("Retry-After") == "" {
+		t.Errorf("POST with a silent DNS server: %d %q Retry-After %q; want 503 unavailable with Retry-After", w.Code, code, w.Header().Get("Retry-After"))
 	}
-	if got := countSubscribers(t, db); got != 0 {
+	if got := s.rows(t); got != 0 {
 		t.Errorf("%d rows stored, want 0", got)
 	}
 }
