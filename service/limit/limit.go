@@ -123,17 +123,18 @@ func keyOf(ip netip.Addr, bits4, bits6 int) netip.Prefix {
 
 // ParseKey reads a key as Ban.Key prints it, or any address, which stands
 // for its client key, so "/admin/bans/2001:db8::1" lifts the ban of
-// 2001:db8::/64.
+// 2001:db8::/64. A string that is neither is an *service.Error with
+// CodeInvalidRequest.
 func ParseKey(s string) (netip.Prefix, error) {
 	if ip, err := netip.ParseAddr(s); err == nil {
 		return ClientKey(ip), nil
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("limit: %q is neither an address nor a prefix", s)
+		return netip.Prefix{}, service.Errorf(service.CodeInvalidRequest, "%q is neither an address nor a client key.", s)
 	}
 	if k := ClientKey(p.Addr()); k != p.Masked() {
-		return netip.Prefix{}, fmt.Errorf("limit: %s is not a client key (want %s)", s, k)
+		return netip.Prefix{}, service.Errorf(service.CodeInvalidRequest, "%s is not a client key; a client is an IPv4 address or an IPv6 /64 (%s).", s, k)
 	}
 	return p.Masked(), nil
 }
@@ -144,9 +145,6 @@ type Ban struct {
 	Until time.Time    `json:"until"` // when the ban ends
 	Level int          `json:"level"` // 1 for a first ban; each repeat doubles its length
 }
-
-// ErrNotBanned is returned by Lift for a key that is not banned.
-var ErrNotBanned = errors.New("limit: no ban for that key")
 
 // refusal is the answer to a request over a limit or from a banned client.
 func refusal(wait time.Duration, banned bool) *service.Error {

@@ -235,7 +235,8 @@ func (m *Memory) Bans(ctx context.Context) ([]Ban, error) {
 }
 
 // Lift ends the ban of key (see ParseKey) and forgets its strikes and
-// level. It returns ErrNotBanned when key is not banned.
+// level. Lifting a key that is not banned does nothing, so that DELETE
+// /admin/bans/{key} can be repeated.
 func (m *Memory) Lift(ctx context.Context, key string) error {
 	k, err := ParseKey(key)
 	if err != nil {
@@ -246,7 +247,7 @@ func (m *Memory) Lift(ctx context.Context, key string) error {
 	defer m.mu.Unlock()
 	e, ok := m.clients.m[k]
 	if !ok || !now.Before(e.until) {
-		return ErrNotBanned
+		return nil
 	}
 	e.until, e.forget, e.level, e.strikes = time.Time{}, time.Time{}, 0, 0
 	m.log.InfoContext(ctx, "ban lifted", "key", k.String())
