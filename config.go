@@ -3,11 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/signupguard/signupguard/service/limit"
 	"github.com/signupguard/signupguard/service/mx"
 )
 
@@ -22,6 +25,21 @@ type Config struct {
 	AcceptMXTempfail bool
 	ShutdownTimeout  time.Duration
 	LogLevel         string
+
+	// Abuse controls (service/limit, service/disposable).
+	RateLimit        limit.Rate // per client; Burst is RateBurst
+	RateBurst        int
+	NetworkRateLimit limit.Rate
+	GlobalRateLimit  limit.Rate
+	BanStrikes       int
+	BanWindow        time.Duration
+	BanTime          time.Duration
+	BanMaxTime       time.Duration
+	LimitKeys        int
+	RedisURL         string
+	HoneypotField    string
+	Disposable       bool
+	DisposableFile   string
 }
 
 // setting is one environment variable: its default, its help line, and how
@@ -72,7 +90,79 @@ func settings() []setting {
 				}
 				return fmt.Errorf("want debug, info, warn or error")
 			}},
+		{"SIGNUPGUARD_RATE_LIMIT", "5/min", "requests per client (an IPv4 address, an IPv6 /64): N/s, N/min or N/h, or off",
+			func(c *Config, v string) (err error) { c.RateLimit, err = limit.ParseRate(v); return err }},
+		{"SIGNUPGUARD_RATE_BURST", "3", "requests a client may make at once on top of the rate: at 5/min, 3 + 5 in its first minute, then 5 a minute",
+			func(c *Config, v string) (err error) { c.RateBurst, err = parsePositiveInt(v); return err }},
+		{"SIGNUPGUARD_NETWORK_RATE_LIMIT", "60/min", "requests per IPv4 /24 or IPv6 /48, all its clients together (burst: the same number), or off",
+			func(c *Config, v string) (err error) { c.NetworkRateLimit, err = limit.ParseRate(v); return err }},
+		{"SIGNUPGUARD_GLOBAL_RATE_LIMIT", "50/s", "requests of all clients together, a ceiling that shields DNS and Postgres (burst: the same number), or off",
+			func(c *Config, v string) (err error) { c.GlobalRateLimit, err = limit.ParseRate(v); return err }},
+		{"SIGNUPGUARD_BAN_STRIKES", "10", "a client refused more than this many times within SIGNUPGUARD_BAN_WINDOW (honeypot, invalid, undeliverable or disposable address, 429) is banned; 0 turns bans off",
+			func(c *Config, v string) (err error) {
+				c.BanStrikes, err = strconv.Atoi(v)
+				if err == nil && c.BanStrikes < 0 {
+					err = fmt.Errorf("must not be negative")
+				}
+				return err
+			}},
+		{"SIGNUPGUARD_BAN_WINDOW", "10m", "the window in which strikes are counted",
+			func(c *Config, v string) (err error) { c.BanWindow, err = parsePositiveDuration(v); return err }},
+		{"SIGNUPGUARD_BAN_TIME", "15m", "length of a first ban; each repeat doubles it",
+			func(c *Config, v string) (err error) { c.BanTime, err = parsePositiveDuration(v); return err }},
+		{"SIGNUPGUARD_BAN_MAX_TIME", "24h", "longest ban; also how long after a ban ends a repeat still doubles",
+			func(c *Config, v string) (err error) {
+				c.BanMaxTime, err = parsePositiveDuration(v)
+				if err == nil && c.BanMaxTime < c.BanTime {
+					err = fmt.Errorf("shorter than SIGNUPGUARD_BAN_TIME (%s)", c.BanTime)
+				}
+				return err
+			}},
+		{"SIGNUPGUARD_LIMIT_KEYS", "100000", "clients, and networks, tracked in process at most; past it new ones share one bucket at the network rate",
+			func(c *Config, v string) (err error) { c.LimitKeys, err = parsePositiveInt(v); return err }},
+		{"REDIS_URL", "", "redis://, rediss:// or unix:// URL; when set, limits and bans are shared by all instances (in process while it is unreachable)",
+			func(c *Config, v string) error {
+				// The error names no part of v: it may hold a password.
+				if _, err := redis.ParseURL(v); v != "" && err != nil {
+					return fmt.Errorf("not a valid redis://, rediss:// or unix:// URL")
+				}
+				c.RedisURL = v
+				return nil
+			}},
+		{"SIGNUPGUARD_HONEYPOT_FIELD", "website", "name of the hidden form field bots fill; a filled one is answered like a new address and nothing is stored",
+			func(c *Config, v string) error {
+				if !isFieldName(v) || slices.Contains([]string{"email", "list", "name", "redirect"}, v) {
+					return fmt.Errorf("want a form field name (letters, digits, _ or -) other than email, list, name and redirect")
+				}
+				c.HoneypotField = v
+				return nil
+			}},
+		{"SIGNUPGUARD_DISPOSABLE", "true", "refuse addresses at disposable-mail domains (422 disposable_email)",
+			func(c *Config, v string) (err error) { c.Disposable, err = strconv.ParseBool(v); return err }},
+		{"SIGNUPGUARD_DISPOSABLE_FILE", "", "file of extra disposable domains, one a line; a line !domain exempts that domain and those below it",
+			func(c *Config, v string) error { c.DisposableFile = v; return nil }},
 	}
+}
+
+func parsePositiveInt(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err == nil && n <= 0 {
+		err = fmt.Errorf("must be positive")
+	}
+	return n, err
+}
+
+// isFieldName reports whether v is a plain form field name.
+func isFieldName(v string) bool {
+	if v == "" || len(v) > 64 {
+		return false
+	}
+	for _, r := range v {
+		if !(r == '_' || r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // loadConfig reads every setting from getenv, using the default for unset
@@ -85,6 +175,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			v = s.Default
 		}
 		if err := s.set(&c, v); err != nil {
+			if strings.HasSuffix(s.Name, "_URL") {
+				v = "..." // a URL may hold a password
+			}
 			return Config{}, fmt.Errorf("%s=%q: %w", s.Name, v, err)
 		}
 	}

@@ -57,13 +57,22 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	signup := service.NewSignup(db, nil, nil, nil, verifier, service.Config{
+	lim, limitChecks, closeLimiter, err := newLimiter(ctx, cfg, log, reg)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
+	disposable, err := newDisposable(cfg, log)
+	if err != nil {
+		return err
+	}
+	signup := service.NewSignup(db, nil, lim, disposable, verifier, service.Config{
 		Lists:            cfg.Lists,
 		MXTimeout:        cfg.MXTimeout,
 		AcceptMXTempfail: cfg.AcceptMXTempfail,
 	})
-	ready := []api.Check{{Name: "postgres", Check: db.Ping}}
-	handler := api.NewServer(log, signup, api.Config{RevealDuplicates: cfg.RevealDuplicates}, ready, reg)
+	ready := append([]api.Check{{Name: "postgres", Check: db.Ping}}, limitChecks...)
+	handler := api.NewServer(log, signup, api.Config{RevealDuplicates: cfg.RevealDuplicates, HoneypotField: cfg.HoneypotField}, ready, reg)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -22,10 +22,14 @@ const maxBody = 16 << 10
 const maxName = 200
 
 // signupFields are the body fields /subscribe reads. Others are ignored:
-// real forms carry extra inputs.
+// real forms carry extra inputs. Website holds the honeypot field, whatever
+// its configured name.
 type signupFields struct {
 	Email, List, Name, Website string
 }
+
+// defaultHoneypot is the honeypot field's name unless configured (SPEC).
+const defaultHoneypot = "website"
 
 // readBody reads r's body up to maxBody and checks its media type. It
 // returns the media type ("application/json" or a form) and the body.
@@ -51,17 +55,21 @@ func readBody(r *http.Request) (string, []byte, error) {
 	return mt, body, nil
 }
 
-// decodeSignup decodes a body of media type mt. Known fields must be strings
-// and appear once; unknown fields are ignored.
-func decodeSignup(mt string, body []byte) (signupFields, error) {
+// decodeSignup decodes a body of media type mt, reading the honeypot from
+// the field named honeypot. Known fields must be strings and appear once;
+// unknown fields are ignored.
+func decodeSignup(mt string, body []byte, honeypot string) (signupFields, error) {
+	if honeypot == "" {
+		honeypot = defaultHoneypot
+	}
 	var f signupFields
 	var err error
 	if !utf8.Valid(body) {
 		err = errors.New("body is not valid UTF-8")
 	} else if mt == "application/json" {
-		f, err = decodeJSON(body)
+		f, err = decodeJSON(body, honeypot)
 	} else {
-		f, err = decodeForm(body)
+		f, err = decodeForm(body, honeypot)
 	}
 	if err == nil {
 		err = checkFields(f)
@@ -75,7 +83,10 @@ func decodeSignup(mt string, body []byte) (signupFields, error) {
 // field returns the destination of the body field named key, or nil for a
 // field /subscribe does not read. Names match exactly: encoding/json's
 // case-insensitive matching would let "EMAIL" shadow "email".
-func (f *signupFields) field(key string) *string {
+func (f *signupFields) field(key, honeypot string) *string {
+	if key == honeypot {
+		return &f.Website
+	}
 	switch key {
 	case "email":
 		return &f.Email
@@ -83,8 +94,6 @@ func (f *signupFields) field(key string) *string {
 		return &f.List
 	case "name":
 		return &f.Name
-	case "website":
-		return &f.Website
 	}
 	return nil
 }
@@ -92,7 +101,7 @@ func (f *signupFields) field(key string) *string {
 // decodeJSON reads one JSON object and nothing after it. It walks tokens
 // rather than unmarshalling into a struct, so that duplicate keys (which
 // encoding/json resolves silently to the last) are refused.
-func decodeJSON(body []byte) (signupFields, error) {
+func decodeJSON(body []byte, honeypot string) (signupFields, error) {
 	var f signupFields
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -105,7 +114,7 @@ func decodeJSON(body []byte) (signupFields, error) {
 			return f, errors.New("body is not valid JSON")
 		}
 		key := tok.(string) // inside an object, dec.Token yields keys as strings
-		dst := f.field(key)
+		dst := f.field(key, honeypot)
 		if dst == nil {
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
@@ -135,14 +144,14 @@ func decodeJSON(body []byte) (signupFields, error) {
 }
 
 // decodeForm reads an application/x-www-form-urlencoded body.
-func decodeForm(body []byte) (signupFields, error) {
+func decodeForm(body []byte, honeypot string) (signupFields, error) {
 	var f signupFields
 	values, err := url.ParseQuery(string(body))
 	if err != nil {
 		return f, errors.New("body is not a valid form")
 	}
 	for key, vs := range values {
-		dst := f.field(key)
+		dst := f.field(key, honeypot)
 		if dst == nil {
 			continue
 		}

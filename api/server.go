@@ -20,12 +20,19 @@ type Config struct {
 	// one; otherwise both get the same 202, so nobody can probe who is
 	// subscribed.
 	RevealDuplicates bool
+	// HoneypotField names the hidden form field that bots fill; empty
+	// means "website".
+	HoneypotField string
 }
 
 // Check is one readiness condition: nil when ready, else the reason.
 type Check struct {
 	Name  string
 	Check func(ctx context.Context) error
+	// Soft checks name a part the service works without, less well (Redis:
+	// limits become per instance). A failed one is reported under
+	// "degraded" and does not fail readiness.
+	Soft bool
 }
 
 // NewServer returns the HTTP handler of signupguard.

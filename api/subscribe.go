@@ -22,7 +22,7 @@ func handleSubscribe(log *slog.Logger, signup *service.Signup, cfg Config) gin.H
 			writeError(c, log, err)
 			return
 		}
-		f, err := decodeSignup(mt, body)
+		f, err := decodeSignup(mt, body, cfg.HoneypotField)
 		if err != nil {
 			writeError(c, log, err)
 			return

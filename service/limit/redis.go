@@ -53,7 +53,8 @@ const (
 func DialRedis(url string) (*redis.Client, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		// Not wrapped: the cause may quote the URL, password and all.
+		return nil, fmt.Errorf("REDIS_URL is not a valid redis://, rediss:// or unix:// URL")
 	}
 	opts.DialTimeout = redisTimeout
 	opts.ReadTimeout = redisTimeout

@@ -1,0 +1,382 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/signupguard/signupguard/internal/testenv"
+	"github.com/signupguard/signupguard/service/limit"
+)
+
+func TestLoadConfigLimits(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want func(c Config) bool
+		bad  bool
+	}{
+		{name: "Defaults", env: nil, want: func(c Config) bool {
+			l, d := limitConfig(c), limit.DefaultConfig()
+			return reflect.DeepEqual(l, d) && c.RedisURL == "" && c.HoneypotField == "website" && c.Disposable && c.DisposableFile == ""
+		}},
+		{name: "PerSecond", env: map[string]string{"SIGNUPGUARD_RATE_LIMIT": "2/s", "SIGNUPGUARD_RATE_BURST": "1"},
+			want: func(c Config) bool { return limitConfig(c).Client == limit.Rate{N: 2, Per: time.Second, Burst: 1} }},
+		{name: "PerHour", env: map[string]string{"SIGNUPGUARD_RATE_LIMIT": "20/h"},
+			want: func(c Config) bool { return limitConfig(c).Client == limit.Rate{N: 20, Per: time.Hour, Burst: 3} }},
+		{name: "ClientOff", env: map[string]string{"SIGNUPGUARD_RATE_LIMIT": "off"},
+			want: func(c Config) bool { return limitConfig(c).Client.IsZero() }},
+		{name: "NetworkAndGlobalOff", env: map[string]string{"SIGNUPGUARD_NETWORK_RATE_LIMIT": "off", "SIGNUPGUARD_GLOBAL_RATE_LIMIT": "off"},
+			want: func(c Config) bool { return limitConfig(c).Network.IsZero() && limitConfig(c).Global.IsZero() }},
+		{name: "Network", env: map[string]string{"SIGNUPGUARD_NETWORK_RATE_LIMIT": "100/h"},
+			want: func(c Config) bool { return limitConfig(c).Network == limit.Rate{N: 100, Per: time.Hour, Burst: 100} }},
+		{name: "Bans", env: map[string]string{"SIGNUPGUARD_BAN_STRIKES": "3", "SIGNUPGUARD_BAN_WINDOW": "1m", "SIGNUPGUARD_BAN_TIME": "1h", "SIGNUPGUARD_BAN_MAX_TIME": "168h"},
+			want: func(c Config) bool {
+				l := limitConfig(c)
+				return l.Strikes == 3 && l.StrikeWindow == time.Minute && l.BanTime == time.Hour && l.MaxBanTime == 168*time.Hour
+			}},
+		{name: "BansOff", env: map[string]string{"SIGNUPGUARD_BAN_STRIKES": "0"},
+			want: func(c Config) bool { return limitConfig(c).Strikes == 0 }},
+		{name: "Keys", env: map[string]string{"SIGNUPGUARD_LIMIT_KEYS": "500"},
+			want: func(c Config) bool { return limitConfig(c).MaxKeys == 500 }},
+		{name: "Redis", env: map[string]string{"REDIS_URL": "redis://:secret@10.0.0.5:6379/2"},
+			want: func(c Config) bool { return c.RedisURL == "redis://:secret@10.0.0.5:6379/2" }},
+		{name: "RedisSocket", env: map[string]string{"REDIS_URL": "unix:///run/redis.sock"},
+			want: func(c Config) bool { return c.RedisURL == "unix:///run/redis.sock" }},
+		{name: "Honeypot", env: map[string]string{"SIGNUPGUARD_HONEYPOT_FIELD": "fax_number"},
+			want: func(c Config) bool { return c.HoneypotField == "fax_number" }},
+		{name: "DisposableOff", env: map[string]string{"SIGNUPGUARD_DISPOSABLE": "false", "SIGNUPGUARD_DISPOSABLE_FILE": "/etc/x"},
+			want: func(c Config) bool { return !c.Disposable && c.DisposableFile == "/etc/x" }},
+
+		{name: "RateNoUnit", env: map[string]string{"SIGNUPGUARD_RATE_LIMIT": "5"}, bad: true},
+		{name: "RateDay", env: map[string]string{"SIGNUPGUARD_RATE_LIMIT": "5/day"}, bad: true},
+		{name: "RateZero", env: map[string]string{"SIGNUPGUARD_RATE_LIMIT": "0/min"}, bad: true},
+		{name: "BurstZero", env: map[string]string{"SIGNUPGUARD_RATE_BURST": "0"}, bad: true},
+		{name: "BurstWord", env: map[string]string{"SIGNUPGUARD_RATE_BURST": "some"}, bad: true},
+		{name: "NetworkBad", env: map[string]string{"SIGNUPGUARD_NETWORK_RATE_LIMIT": "lots"}, bad: true},
+		{name: "StrikesNegative", env: map[string]string{"SIGNUPGUARD_BAN_STRIKES": "-1"}, bad: true},
+		{name: "WindowZero", env: map[string]string{"SIGNUPGUARD_BAN_WINDOW": "0s"}, bad: true},
+		{name: "MaxBelowBan", env: map[string]string{"SIGNUPGUARD_BAN_TIME": "2h", "SIGNUPGUARD_BAN_MAX_TIME": "1h"}, bad: true},
+		{name: "KeysZero", env: map[string]string{"SIGNUPGUARD_LIMIT_KEYS": "0"}, bad: true},
+		{name: "RedisScheme", env: map[string]string{"REDIS_URL": "http://:secret@example.org"}, bad: true},
+		{name: "HoneypotEmail", env: map[string]string{"SIGNUPGUARD_HONEYPOT_FIELD": "email"}, bad: true},
+		{name: "HoneypotSpace", env: map[string]string{"SIGNUPGUARD_HONEYPOT_FIELD": "my field"}, bad: true},
+		{name: "DisposableMaybe", env: map[string]string{"SIGNUPGUARD_DISPOSABLE": "maybe"}, bad: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(func(k string) string { return tt.env[k] })
+			if tt.bad {
+				if err == nil {
+					t.Fatalf("loadConfig accepted %v", tt.env)
+				}
+				if strings.Contains(err.Error(), "secret") {
+					t.Errorf("the error shows the Redis password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.want(c) {
+				t.Errorf("loadConfig(%v) = %+v", tt.env, c)
+			}
+		})
+	}
+}
+
+// logLines is stderr of a running serve: it hands the listening address
+// over once it is logged, and keeps every line for the test to read.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+	addr  chan string
+	part  strings.Builder
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.part.Write(p)
+	s := l.part.String()
+	for {
+		line, rest, ok := strings.Cut(s, "\n")
+		if !ok {
+			break
+		}
+		l.lines = append(l.lines, line)
+		var e struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "listening" {
+			l.addr <- e.Addr
+		}
+		s = rest
+	}
+	l.part.Reset()
+	l.part.WriteString(s)
+	return len(p), nil
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// serveLogged runs "signupguard serve" with env on a free loopback port
+// and returns its base URL and logs; it is stopped when t ends.
+func serveLogged(t *testing.T, env map[string]string) (string, *logLines) {
+	t.Helper()
+	env["SIGNUPGUARD_LISTEN"] = "127.0.0.1:0"
+	logs := &logLines{addr: make(chan string, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"signupguard", "serve"}, func(k string) string { return env[k] }, io.Discard, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case addr := <-logs.addr:
+		return "http://" + addr, logs
+	case err := <-done:
+		t.Fatalf("serve ended before listening: %v\n%s", err, logs)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not listen within 30s:\n%s", logs)
+	}
+	return "", nil
+}
+
+// clientFrom returns an HTTP client whose requests come from local, one of
+// the loopback addresses (all of 127/8 is local on Linux), so the server
+// sees a client of that address.
+func clientFrom(local string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+}
+
+const jsonType, formType = "application/json", "application/x-www-form-urlencoded"
+
+type answer struct {
+	status     int
+	retryAfter string
+	body       map[string]any
+}
+
+func post(t *testing.T, c *http.Client, url, contentType, body string) answer {
+	t.Helper()
+	resp, err := c.Post(url+"/subscribe", contentType, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	a := answer{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+	if err := json.NewDecoder(resp.Body).Decode(&a.body); err != nil {
+		t.Fatalf("answer to %s: %v", body, err)
+	}
+	return a
+}
+
+func (a answer) code() string {
+	e, _ := a.body["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+func countRows(t *testing.T, dbURL, address string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "select count(*) from subscribers where address = $1", address).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func metricLine(t *testing.T, url, prefix string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), prefix+" ") {
+			return sc.Text()
+		}
+	}
+	return ""
+}
+
+// The abuse controls as a client meets them, through serve: a configured
+// honeypot on both body types, disposable domains, the rate limit and a
+// ban that costs no database work.
+func TestServeAbuseControls(t *testing.T) {
+	dbURL := testenv.PostgresURL(t)
+	extra := filepath.Join(t.TempDir(), "disposable.txt")
+	if err := os.WriteFile(extra, []byte("our-trash.org\n!ok.mailinator.com\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url, logs := serveLogged(t, map[string]string{
+		"DATABASE_URL":                dbURL,
+		"SIGNUPGUARD_HONEYPOT_FIELD":  "homepage",
+		"SIGNUPGUARD_BAN_STRIKES":     "1",
+		"SIGNUPGUARD_DISPOSABLE_FILE": extra,
+	})
+
+	t.Run("HoneypotJSON", func(t *testing.T) {
+		a := post(t, clientFrom("127.0.0.2"), url, jsonType, `{"email":"Bot.One@Example.ORG","homepage":"http://spam.example"}`)
+		if a.status != http.StatusAccepted || a.body["status"] != "accepted" || a.body["email"] != "Bot.One@example.org" {
+			t.Errorf("answer %+v, want the 202 of a new address", a)
+		}
+		if n := countRows(t, dbURL, "Bot.One@example.org"); n != 0 {
+			t.Errorf("%d rows stored for a trapped bot", n)
+		}
+	})
+	t.Run("HoneypotForm", func(t *testing.T) {
+		a := post(t, clientFrom("127.0.0.3"), url, formType, "email=bot.two%40example.org&homepage=x")
+		if a.status != http.StatusAccepted || a.body["status"] != "accepted" || a.body["email"] != "bot.two@example.org" {
+			t.Errorf("answer %+v, want the 202 of a new address", a)
+		}
+		if n := countRows(t, dbURL, "bot.two@example.org"); n != 0 {
+			t.Errorf("%d rows stored for a trapped bot", n)
+		}
+	})
+	t.Run("OldFieldNameIsNoHoneypot", func(t *testing.T) {
+		a := post(t, clientFrom("127.0.0.4"), url, formType, "email=person%40example.org&website=https%3A%2F%2Fmy.blog")
+		if a.status != http.StatusAccepted || countRows(t, dbURL, "person@example.org") != 1 {
+			t.Errorf("answer %+v; a form with a website field must be stored when the honeypot is homepage", a)
+		}
+	})
+	if got := metricLine(t, url, `signupguard_limit_strikes_total{why="honeypot"}`); !strings.HasSuffix(got, " 2") {
+		t.Errorf("honeypot strikes: %q, want 2", got)
+	}
+	if n := strings.Count(logs.String(), `"outcome":"honeypot"`); n != 2 {
+		t.Errorf("%d request log lines with outcome honeypot, want 2:\n%s", n, logs)
+	}
+
+	t.Run("Disposable", func(t *testing.T) {
+		// One client each: with SIGNUPGUARD_BAN_STRIKES=1 a second
+		// refusal would ban the client.
+		for i, email := range []string{"x@mailinator.com", "x@Sub.MAILINATOR.com", "x@our-trash.org"} {
+			a := post(t, clientFrom(fmt.Sprintf("127.0.1.%d", i+1)), url, jsonType, `{"email":"`+email+`"}`)
+			if a.status != http.StatusUnprocessableEntity || a.code() != "disposable_email" {
+				t.Errorf("%s: answer %+v, want 422 disposable_email", email, a)
+			}
+		}
+		if a := post(t, clientFrom("127.0.0.6"), url, jsonType, `{"email":"x@ok.mailinator.com"}`); a.status != http.StatusAccepted {
+			t.Errorf("exempted domain: answer %+v, want 202", a)
+		}
+	})
+
+	t.Run("RateLimit", func(t *testing.T) {
+		c := clientFrom("127.0.0.7")
+		for i, email := range []string{"r1@example.org", "r2@example.org", "r3@example.org"} {
+			if a := post(t, c, url, formType, "email="+email); a.status != http.StatusAccepted {
+				t.Fatalf("request %d of the burst: %+v", i+1, a)
+			}
+		}
+		a := post(t, c, url, formType, "email=r4@example.org")
+		if a.status != http.StatusTooManyRequests || a.code() != "rate_limited" || !slices.Contains([]string{"11", "12"}, a.retryAfter) {
+			t.Errorf("4th request: %+v, want 429 rate_limited with Retry-After up to 12", a)
+		}
+		if countRows(t, dbURL, "r4@example.org") != 0 {
+			t.Error("a limited request was stored")
+		}
+	})
+
+	t.Run("Ban", func(t *testing.T) {
+		// 127.0.0.2 filled the honeypot once; a second strike is more than 1.
+		c := clientFrom("127.0.0.2")
+		post(t, c, url, jsonType, `{"email":"again@example.org","homepage":"x"}`)
+		a := post(t, c, url, jsonType, `{"email":"real@example.org"}`)
+		if a.status != http.StatusTooManyRequests || a.code() != "rate_limited" || a.retryAfter != "900" {
+			t.Errorf("banned client: %+v, want 429 with Retry-After 900 (15m)", a)
+		}
+		if countRows(t, dbURL, "real@example.org") != 0 {
+			t.Error("a banned client's address was stored")
+		}
+		if !strings.Contains(logs.String(), `"msg":"client banned","key":"127.0.0.2/32"`) {
+			t.Errorf("no ban log line:\n%s", logs)
+		}
+		if got := metricLine(t, url, "signupguard_limit_bans"); got != "signupguard_limit_bans 1" {
+			t.Errorf("bans gauge: %q", got)
+		}
+	})
+}
+
+// With Redis unreachable, serve still limits (in process), and readiness
+// says so without failing.
+func TestServeRedisDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	url, logs := serveLogged(t, map[string]string{
+		"DATABASE_URL": testenv.PostgresURL(t),
+		"REDIS_URL":    "redis://" + dead,
+	})
+	resp, err := http.Get(url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready struct {
+		Status   string
+		Degraded map[string]string
+	}
+	err = json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || ready.Status != "ready" || !strings.Contains(ready.Degraded["redis"], "redis unreachable") {
+		t.Errorf("/readyz: %d %+v %v; want 200 ready, degraded redis", resp.StatusCode, ready, err)
+	}
+	c := clientFrom("127.0.0.8")
+	for i := range 3 {
+		if a := post(t, c, url, jsonType, `{"email":"d`+string(rune('a'+i))+`@example.org"}`); a.status != http.StatusAccepted {
+			t.Fatalf("request %d: %+v", i+1, a)
+		}
+	}
+	if a := post(t, c, url, jsonType, `{"email":"dz@example.org"}`); a.status != http.StatusTooManyRequests {
+		t.Errorf("4th request: %+v, want 429 from the in-process limit", a)
+	}
+	if !strings.Contains(logs.String(), "redis unreachable") {
+		t.Errorf("the outage is not logged:\n%s", logs)
+	}
+}
+
+// A disposable file that cannot be read stops serve at start, rather than
+// serving without the operator's exemptions.
+func TestServeBadDisposableFile(t *testing.T) {
+	err := run(context.Background(), []string{"signupguard", "serve"}, func(k string) string {
+		return map[string]string{
+			"DATABASE_URL":                testenv.PostgresURL(t),
+			"SIGNUPGUARD_LISTEN":          "127.0.0.1:0",
+			"SIGNUPGUARD_DISPOSABLE_FILE": filepath.Join(t.TempDir(), "missing.txt"),
+		}[k]
+	}, io.Discard, io.Discard)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("serve with a missing disposable file: %v", err)
+	}
+}
