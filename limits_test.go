@@ -144,7 +144,9 @@ func serveLogged(t *testing.T, env map[string]string) (string, *logLines) {
 	logs := &logLines{addr: make(chan string, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"signupguard", "serve"}, func(k string) string { return env[k] }, io.Discard, logs) }()
+	go func() {
+		done <- run(ctx, []string{"signupguard", "serve"}, func(k string) string { return env[k] }, io.Discard, logs)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
