@@ -83,7 +83,7 @@ func NewRedis(cfg Config, client *redis.Client, prefix string, log *slog.Logger,
 // Check reports whether Redis answers, for readiness. While it does not,
 // limits are kept in process: an instance works, but does not share them.
 func (r *Redis) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	ctx, cancel := redisContext(ctx, redisTimeout)
 	defer cancel()
 	err := r.client.Ping(ctx).Err()
 	r.record(ctx, err)
@@ -91,6 +91,13 @@ func (r *Redis) Check(ctx context.Context) error {
 		return fmt.Errorf("redis unreachable, limits are per instance: %w", err)
 	}
 	return nil
+}
+
+// redisContext bounds a Redis call by d alone. A request's cancellation
+// is not passed on: a bot that hangs up at once must still spend its token
+// and take its strike, and a caller going away says nothing about Redis.
+func redisContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }
 
 // usable reports whether Redis should be asked now.
@@ -219,7 +226,7 @@ func (r *Redis) Allow(ctx context.Context, client netip.Addr) error {
 	args = append(args, rateArgs(r.cfg.Network)...)
 	args = append(args, rateArgs(r.cfg.Global)...)
 	args = append(args, r.banArgs()...)
-	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	rctx, cancel := redisContext(ctx, redisTimeout)
 	defer cancel()
 	res, err := allowScript.Run(rctx, r.client, r.keys(client), args...).Int64Slice()
 	r.record(ctx, err)
@@ -251,7 +258,7 @@ func (r *Redis) Strike(ctx context.Context, client netip.Addr, why service.Code)
 		return
 	}
 	k := ClientKey(client)
-	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	rctx, cancel := redisContext(ctx, redisTimeout)
 	defer cancel()
 	res, err := strikeScript.Run(rctx, r.client, []string{r.banKey(k), r.strikesKey(k)},
 		append([]any{micros(now)}, r.banArgs()...)...).Int64Slice()
@@ -291,7 +298,7 @@ func (r *Redis) Bans(ctx context.Context) ([]Ban, error) {
 }
 
 func (r *Redis) scanBans(ctx context.Context, now time.Time) ([]Ban, error) {
-	ctx, cancel := context.WithTimeout(ctx, 4*redisTimeout)
+	ctx, cancel := redisContext(ctx, 4*redisTimeout)
 	defer cancel()
 	var bans []Ban
 	iter := r.client.Scan(ctx, 0, r.prefix+"ban:*", 1000).Iterator()
@@ -338,7 +345,7 @@ func (r *Redis) Lift(ctx context.Context, key string) error {
 	if err := r.fallback.Lift(ctx, key); err != nil {
 		return err
 	}
-	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	rctx, cancel := redisContext(ctx, redisTimeout)
 	defer cancel()
 	err = r.client.Del(rctx, r.banKey(k), r.strikesKey(k)).Err()
 	r.record(ctx, err)

@@ -194,3 +194,29 @@ func TestRedisUnreachable(t *testing.T) {
 		t.Errorf("%d outage log lines, want 1:\n%s", n, logs.String())
 	}
 }
+
+// A request whose client has hung up still spends its token and takes its
+// strike, and says nothing about Redis's health.
+func TestRedisCancelledRequest(t *testing.T) {
+	url, prefix := testenv.RedisURL(t)
+	clk := newClock()
+	cfg := banConfig(clk)
+	cfg.Strikes = 1
+	r := newTestRedis(t, cfg, url, prefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c := ip("192.0.2.77")
+	for i := range 3 {
+		if err := r.Allow(ctx, c); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+	}
+	retryAfter(t, r.Allow(ctx, c))
+	r.Strike(ctx, c, service.CodeInvalidEmail)
+	if bans, err := r.Bans(context.Background()); err != nil || len(bans) != 1 {
+		t.Errorf("Bans = %v, %v; want the ban of two strikes", bans, err)
+	}
+	if !r.usable(clk.Now()) {
+		t.Error("a cancelled request marked Redis unusable")
+	}
+}
