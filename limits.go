@@ -53,7 +53,7 @@ func newLimiter(ctx context.Context, cfg Config, log *slog.Logger, reg prometheu
 		m, err := limit.NewMemory(lc, log, reg)
 		return m, nil, func() {}, err
 	}
-	client, err := limit.DialRedis(cfg.RedisURL)
+	client, err := limit.DialRedis(cfg.RedisURL, 0)
 	if err != nil {
 		return nil, nil, nil, err
 	}

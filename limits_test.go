@@ -99,6 +99,16 @@ func TestLoadConfigLimits(t *testing.T) {
 	}
 }
 
+// localMX returns a DNS server on loopback that gives the domains of these
+// tests a mail host with a public address, so no test asks the Internet.
+func localMX(t *testing.T) string {
+	return testenv.NewDNS(t,
+		"example.org. 300 IN MX 10 mx.example.org.",
+		"ok.mailinator.com. 300 IN MX 10 mx.example.org.",
+		"mx.example.org. 300 IN A 142.250.1.26",
+	).Addr()
+}
+
 // logLines is stderr of a running serve: it hands the listening address
 // over once it is logged, and keeps every line for the test to read.
 type logLines struct {
@@ -242,6 +252,7 @@ func TestServeAbuseControls(t *testing.T) {
 	}
 	url, logs := serveLogged(t, map[string]string{
 		"DATABASE_URL":                dbURL,
+		"SIGNUPGUARD_DNS_SERVERS":     localMX(t),
 		"SIGNUPGUARD_HONEYPOT_FIELD":  "homepage",
 		"SIGNUPGUARD_BAN_STRIKES":     "1",
 		"SIGNUPGUARD_DISPOSABLE_FILE": extra,
@@ -338,8 +349,9 @@ func TestServeRedisDown(t *testing.T) {
 	dead := ln.Addr().String()
 	ln.Close()
 	url, logs := serveLogged(t, map[string]string{
-		"DATABASE_URL": testenv.PostgresURL(t),
-		"REDIS_URL":    "redis://" + dead,
+		"DATABASE_URL":            testenv.PostgresURL(t),
+		"SIGNUPGUARD_DNS_SERVERS": localMX(t),
+		"REDIS_URL":               "redis://" + dead,
 	})
 	resp, err := http.Get(url + "/readyz")
 	if err != nil {

@@ -43,7 +43,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 	clk := newClock()
 	cfg := DefaultConfig()
 	cfg.Now = clk.Now
-	client, err := DialRedis(url)
+	client, err := DialRedis(url, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

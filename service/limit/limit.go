@@ -33,6 +33,10 @@ type Config struct {
 	// Past it, new keys share one overflow bucket (at the Network rate).
 	MaxKeys int
 
+	// RedisTimeout bounds each Redis call of a Redis limiter; zero means
+	// DefaultRedisTimeout.
+	RedisTimeout time.Duration
+
 	// Now replaces the clock in tests; nil means time.Now.
 	Now func() time.Time
 }

@@ -32,34 +32,40 @@ type Redis struct {
 	log      *slog.Logger
 	metrics  *metrics
 	fallback *Memory
+	timeout  time.Duration
 
 	mu      sync.Mutex
 	lastErr error     // nil while Redis answers
 	retryAt time.Time // while lastErr is set, Redis is not asked before this
+	outages int       // times Redis went away
 }
 
 const (
-	// redisTimeout bounds every Redis call: a limiter that waits longer
-	// than this costs more than it saves.
-	redisTimeout = 250 * time.Millisecond
+	// DefaultRedisTimeout bounds every Redis call unless
+	// Config.RedisTimeout says otherwise: a limiter that waits longer than
+	// this costs more than it saves.
+	DefaultRedisTimeout = 250 * time.Millisecond
 	// redisRetry is how long the fallback is used before Redis is tried
 	// again, so an outage costs one timeout per interval, not per request.
 	redisRetry = 5 * time.Second
 )
 
 // DialRedis returns a client for url (redis://, rediss:// or unix://) with
-// timeouts on every call and no retries: a failed call falls back at once.
-// It does not connect yet.
-func DialRedis(url string) (*redis.Client, error) {
+// timeout (zero: DefaultRedisTimeout) on every call and no retries: a
+// failed call falls back at once. It does not connect yet.
+func DialRedis(url string, timeout time.Duration) (*redis.Client, error) {
+	if timeout <= 0 {
+		timeout = DefaultRedisTimeout
+	}
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		// Not wrapped: the cause may quote the URL, password and all.
 		return nil, fmt.Errorf("REDIS_URL is not a valid redis://, rediss:// or unix:// URL")
 	}
-	opts.DialTimeout = redisTimeout
-	opts.ReadTimeout = redisTimeout
-	opts.WriteTimeout = redisTimeout
-	opts.PoolTimeout = redisTimeout
+	opts.DialTimeout = timeout
+	opts.ReadTimeout = timeout
+	opts.WriteTimeout = timeout
+	opts.PoolTimeout = timeout
 	opts.ContextTimeoutEnabled = true
 	opts.MaxRetries = -1
 	opts.DialerRetries = 1
@@ -74,7 +80,10 @@ func NewRedis(cfg Config, client *redis.Client, prefix string, log *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
-	r := &Redis{cfg: cfg, client: client, prefix: prefix, log: log, fallback: mem}
+	r := &Redis{cfg: cfg, client: client, prefix: prefix, log: log, fallback: mem, timeout: cfg.RedisTimeout}
+	if r.timeout <= 0 {
+		r.timeout = DefaultRedisTimeout
+	}
 	r.metrics = newMetrics(reg, mem.Keys, r.activeBans)
 	mem.metrics = r.metrics
 	return r, nil
@@ -83,7 +92,7 @@ func NewRedis(cfg Config, client *redis.Client, prefix string, log *slog.Logger,
 // Check reports whether Redis answers, for readiness. While it does not,
 // limits are kept in process: an instance works, but does not share them.
 func (r *Redis) Check(ctx context.Context) error {
-	ctx, cancel := redisContext(ctx, redisTimeout)
+	ctx, cancel := redisContext(ctx, r.timeout)
 	defer cancel()
 	err := r.client.Ping(ctx).Err()
 	r.record(ctx, err)
@@ -114,6 +123,7 @@ func (r *Redis) record(ctx context.Context, err error) {
 	defer r.mu.Unlock()
 	switch {
 	case err != nil && r.lastErr == nil:
+		r.outages++
 		r.log.WarnContext(ctx, "redis unreachable; limiting in process until it answers", "err", err)
 	case err == nil && r.lastErr != nil:
 		r.log.InfoContext(ctx, "redis answers again; limits are shared")
@@ -226,7 +236,7 @@ func (r *Redis) Allow(ctx context.Context, client netip.Addr) error {
 	args = append(args, rateArgs(r.cfg.Network)...)
 	args = append(args, rateArgs(r.cfg.Global)...)
 	args = append(args, r.banArgs()...)
-	rctx, cancel := redisContext(ctx, redisTimeout)
+	rctx, cancel := redisContext(ctx, r.timeout)
 	defer cancel()
 	res, err := allowScript.Run(rctx, r.client, r.keys(client), args...).Int64Slice()
 	r.record(ctx, err)
@@ -258,7 +268,7 @@ func (r *Redis) Strike(ctx context.Context, client netip.Addr, why service.Code)
 		return
 	}
 	k := ClientKey(client)
-	rctx, cancel := redisContext(ctx, redisTimeout)
+	rctx, cancel := redisContext(ctx, r.timeout)
 	defer cancel()
 	res, err := strikeScript.Run(rctx, r.client, []string{r.banKey(k), r.strikesKey(k)},
 		append([]any{micros(now)}, r.banArgs()...)...).Int64Slice()
@@ -298,7 +308,7 @@ func (r *Redis) Bans(ctx context.Context) ([]Ban, error) {
 }
 
 func (r *Redis) scanBans(ctx context.Context, now time.Time) ([]Ban, error) {
-	ctx, cancel := redisContext(ctx, 4*redisTimeout)
+	ctx, cancel := redisContext(ctx, 4*r.timeout)
 	defer cancel()
 	var bans []Ban
 	iter := r.client.Scan(ctx, 0, r.prefix+"ban:*", 1000).Iterator()
@@ -345,7 +355,7 @@ func (r *Redis) Lift(ctx context.Context, key string) error {
 	if err := r.fallback.Lift(ctx, key); err != nil {
 		return err
 	}
-	rctx, cancel := redisContext(ctx, redisTimeout)
+	rctx, cancel := redisContext(ctx, r.timeout)
 	defer cancel()
 	err = r.client.Del(rctx, r.banKey(k), r.strikesKey(k)).Err()
 	r.record(ctx, err)

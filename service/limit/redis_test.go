@@ -22,7 +22,10 @@ import (
 // newTestRedis returns a Redis limiter on the test server under prefix.
 func newTestRedis(t *testing.T, cfg Config, url, prefix string) *Redis {
 	t.Helper()
-	client, err := DialRedis(url)
+	// Generous timeouts: on a loaded test machine a slow answer would
+	// switch to the in-process fallback, and these tests are about Redis.
+	cfg.RedisTimeout = 10 * time.Second
+	client, err := DialRedis(url, cfg.RedisTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +37,11 @@ func newTestRedis(t *testing.T, cfg Config, url, prefix string) *Redis {
 	if err := r.Check(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if r.outages != 0 {
+			t.Errorf("Redis went away %d times during the test (last: %v)", r.outages, r.lastErr)
+		}
+	})
 	return r
 }
 
@@ -162,7 +170,7 @@ func TestRedisUnreachable(t *testing.T) {
 
 	ctx := context.Background()
 	clk := newClock()
-	client, err := DialRedis("redis://" + addr)
+	client, err := DialRedis("redis://"+addr, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
