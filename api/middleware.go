@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -54,7 +53,7 @@ func logRequests(log *slog.Logger) gin.HandlerFunc {
 			slog.Int("status", c.Writer.Status()),
 			slog.String("outcome", c.GetString(ctxOutcome)),
 			slog.Duration("latency", time.Since(start)),
-			slog.String("client", clientPrefix(clientIP(c.Request))),
+			slog.String("client", clientPrefix(clientOf(c))),
 		}
 		if e := c.GetString(ctxEmail); e != "" {
 			attrs = append(attrs, slog.String("email", MaskEmail(e)))
@@ -92,19 +91,4 @@ func clientPrefix(ip netip.Addr) string {
 		return "unknown"
 	}
 	return p.String()
-}
-
-// clientIP returns the TCP peer of r, IPv4-mapped addresses unmapped and
-// zones dropped, or the zero Addr when the peer is not an IP (a test
-// transport, a unix socket).
-func clientIP(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ip.Unmap().WithZone("")
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -23,6 +24,9 @@ type Config struct {
 	// HoneypotField names the hidden form field that bots fill; empty
 	// means "website".
 	HoneypotField string
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
+	// with none, the client is the TCP peer. See clientIP.
+	TrustedProxies []netip.Prefix
 }
 
 // Check is one readiness condition: nil when ready, else the reason.
@@ -41,13 +45,13 @@ func NewServer(log *slog.Logger, signup *service.Signup, cfg Config, ready []Che
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// gin.New trusts every proxy's X-Forwarded-For; the client IP is
-	// decided by clientIP instead, so trust none here.
+	// decided by withClientIP instead, so trust none here.
 	if err := r.SetTrustedProxies(nil); err != nil {
 		panic(err) // nil is always accepted
 	}
 	r.ForwardedByClientIP = false
 	r.HandleMethodNotAllowed = true
-	r.Use(recoverer(log), logRequests(log))
+	r.Use(recoverer(log), logRequests(log), withClientIP(cfg.TrustedProxies))
 	addRoutes(r, log, signup, cfg, ready, reg)
 	return r
 }

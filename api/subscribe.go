@@ -29,7 +29,7 @@ func handleSubscribe(log *slog.Logger, signup *service.Signup, cfg Config) gin.H
 		}
 		c.Set(ctxEmail, f.Email)
 		v, err := signup.Subscribe(c.Request.Context(), service.Request{
-			Client:   clientIP(c.Request),
+			Client:   clientOf(c),
 			Email:    f.Email,
 			List:     f.List,
 			Name:     f.Name,
