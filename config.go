@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/signupguard/signupguard/blocklist"
 	"github.com/signupguard/signupguard/service/limit"
 	"github.com/signupguard/signupguard/service/mx"
 )
@@ -40,6 +44,9 @@ type Config struct {
 	HoneypotField    string
 	Disposable       bool
 	DisposableFile   string
+	Blocklists       []BlocklistSource // empty: no lists
+	Allowlist        []netip.Prefix
+	TrustedProxies   []netip.Prefix
 }
 
 // setting is one environment variable: its default, its help line, and how
@@ -81,6 +88,12 @@ func settings() []setting {
 			}},
 		{"SIGNUPGUARD_SHUTDOWN_TIMEOUT", "20s", "on SIGTERM, how long in-flight requests may take to finish",
 			func(c *Config, v string) (err error) { c.ShutdownTimeout, err = parsePositiveDuration(v); return err }},
+		{"SIGNUPGUARD_BLOCKLISTS", defaultBlocklists, "comma-separated name=location IP blocklists; location is an http(s) URL (fetched by refresh) or a file path; none for no lists",
+			func(c *Config, v string) (err error) { c.Blocklists, err = parseBlocklists(v); return err }},
+		{"SIGNUPGUARD_ALLOWLIST", "", "comma-separated addresses or CIDRs never blocked by a list (an office, a monitor)",
+			func(c *Config, v string) (err error) { c.Allowlist, err = parsePrefixes(v); return err }},
+		{"SIGNUPGUARD_TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed; empty: the client is the TCP peer",
+			func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(v); return err }},
 		{"SIGNUPGUARD_LOG_LEVEL", "info", "debug, info, warn or error",
 			func(c *Config, v string) error {
 				switch v {
@@ -214,4 +227,76 @@ func parsePositiveDuration(v string) (time.Duration, error) {
 		err = fmt.Errorf("must be positive")
 	}
 	return d, err
+}
+
+// defaultBlocklists are the lists the README recommends: Spamhaus DROP for
+// IPv4 and IPv6, hijacked and criminal networks. They hold no loopback or
+// private ranges, so a local client or a proxy on a private network is not
+// blocked out of the box (FireHOL's level1, by contrast, lists the bogons).
+const defaultBlocklists = "spamhaus_drop=https://www.spamhaus.org/drop/drop_v4.json," +
+	"spamhaus_dropv6=https://www.spamhaus.org/drop/drop_v6.json"
+
+// BlocklistSource is one entry of SIGNUPGUARD_BLOCKLISTS.
+type BlocklistSource struct {
+	Name     string // names the list in logs, metrics and verdicts
+	Location string // an http(s) URL or a file path
+}
+
+// IsURL reports whether the list is downloaded rather than read from a file.
+func (s BlocklistSource) IsURL() bool {
+	return strings.HasPrefix(s.Location, "http://") || strings.HasPrefix(s.Location, "https://")
+}
+
+var blocklistName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// parseBlocklists reads "name=location,...", or "none".
+func parseBlocklists(v string) ([]BlocklistSource, error) {
+	if v == "none" {
+		return nil, nil
+	}
+	var out []BlocklistSource
+	seen := map[string]bool{}
+	for _, item := range splitList(v) {
+		name, loc, ok := strings.Cut(item, "=")
+		name, loc = strings.TrimSpace(name), strings.TrimSpace(loc)
+		switch {
+		case !ok || loc == "":
+			return nil, fmt.Errorf("%q: want name=location", item)
+		case !blocklistName.MatchString(name):
+			return nil, fmt.Errorf("%q: a name is 1 to 64 letters, digits, dots, dashes or underscores", name)
+		case seen[name]:
+			return nil, fmt.Errorf("%q: name used twice", name)
+		}
+		seen[name] = true
+		src := BlocklistSource{Name: name, Location: loc}
+		if strings.Contains(loc, "://") {
+			u, err := url.Parse(loc)
+			if err != nil || !src.IsURL() || u.Host == "" {
+				return nil, fmt.Errorf("%q: a URL must be http:// or https:// with a host", loc)
+			}
+		}
+		out = append(out, src)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no lists given (use none for no lists)")
+	}
+	return out, nil
+}
+
+// parsePrefixes reads comma-separated addresses and CIDRs, normalised as
+// the blocklists are (IPv4-mapped IPv6 unmapped, masked).
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range splitList(v) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("%q is not an address or CIDR", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, blocklist.Normalize(p))
+	}
+	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/signupguard/signupguard/api"
+	"github.com/signupguard/signupguard/blocklist"
 	"github.com/signupguard/signupguard/service"
 	"github.com/signupguard/signupguard/service/mx"
 	"github.com/signupguard/signupguard/sql"
@@ -66,13 +67,18 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	signup := service.NewSignup(db, nil, lim, disposable, verifier, service.Config{
+	// Readers use lists through a Live, which swaps in each new Set atomically.
+	lists := new(blocklist.Live)
+	if set, ok := loadFileBlocklists(cfg, log); ok {
+		lists.Swap(set)
+	}
+	signup := service.NewSignup(db, lists, lim, disposable, verifier, service.Config{
 		Lists:            cfg.Lists,
 		MXTimeout:        cfg.MXTimeout,
 		AcceptMXTempfail: cfg.AcceptMXTempfail,
 	})
-	ready := append([]api.Check{{Name: "postgres", Check: db.Ping}}, limitChecks...)
-	handler := api.NewServer(log, signup, api.Config{RevealDuplicates: cfg.RevealDuplicates, HoneypotField: cfg.HoneypotField}, ready, reg)
+	ready := append([]api.Check{{Name: "postgres", Check: db.Ping}, {Name: "blocklists", Check: lists.Ready}}, limitChecks...)
+	handler := api.NewServer(log, signup, api.Config{RevealDuplicates: cfg.RevealDuplicates, HoneypotField: cfg.HoneypotField, TrustedProxies: cfg.TrustedProxies}, ready, reg)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
