@@ -111,9 +111,9 @@ func (w *logWatcher) logged(msg, key, value string) bool {
 	return false
 }
 
-// startServe runs "signupguard serve" with env until the test ends and
-// returns its address and log.
-func startServe(t *testing.T, env map[string]string) (string, *logWatcher) {
+// serveWithLogs runs "signupguard serve" with env until the test ends and
+// returns its address and log (startServe in main_test.go drops the log).
+func serveWithLogs(t *testing.T, env map[string]string) (string, *logWatcher) {
 	t.Helper()
 	env["SIGNUPGUARD_LISTEN"] = "127.0.0.1:0"
 	logs := &logWatcher{listening: make(chan string, 1)}
@@ -149,8 +149,11 @@ func TestServeBlocksListedClient(t *testing.T) {
 	if err := os.WriteFile(list, []byte("# addresses of this test\n127.0.0.66\n192.0.2.0/24 ; SBL0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr, logs := startServe(t, map[string]string{
+	// gmail.com's MX comes from a local server; blocked requests must never ask it.
+	dns := testenv.NewDNS(t, "gmail.com. 300 IN MX 5 gmail-smtp-in.l.google.com.", "gmail-smtp-in.l.google.com. 300 IN A 142.250.1.26")
+	addr, logs := serveWithLogs(t, map[string]string{
 		"DATABASE_URL":                dbURL,
+		"SIGNUPGUARD_DNS_SERVERS":     dns.Addr(),
 		"SIGNUPGUARD_BLOCKLISTS":      "test=" + list + ",missing=" + filepath.Join(dir, "nope.txt") + ",remote=https://lists.invalid/drop.txt",
 		"SIGNUPGUARD_TRUSTED_PROXIES": "127.0.0.10",
 	})
@@ -194,6 +197,7 @@ func TestServeBlocksListedClient(t *testing.T) {
 			if tt.xff != "" {
 				req.Header.Set("X-Forwarded-For", tt.xff)
 			}
+			queries := dns.TotalQueries()
 			resp, err := clientFrom(tt.from).Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -208,6 +212,9 @@ func TestServeBlocksListedClient(t *testing.T) {
 			}
 			if tt.status == http.StatusForbidden && body.Error.Code != "blocked_ip" {
 				t.Errorf("error code %q, want blocked_ip", body.Error.Code)
+			}
+			if n := dns.TotalQueries() - queries; tt.status == http.StatusForbidden && n != 0 {
+				t.Errorf("a blocked request made %d DNS queries", n)
 			}
 		})
 	}
@@ -237,7 +244,7 @@ func TestServeBlocksListedClient(t *testing.T) {
 // TestServeNotReadyWithoutLists: with only URL lists, which the refresh
 // command loads, serve starts but is not ready.
 func TestServeNotReadyWithoutLists(t *testing.T) {
-	addr, _ := startServe(t, map[string]string{
+	addr, _ := serveWithLogs(t, map[string]string{
 		"DATABASE_URL":           testenv.PostgresURL(t),
 		"SIGNUPGUARD_BLOCKLISTS": "remote=https://lists.invalid/drop.txt",
 	})
