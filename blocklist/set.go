@@ -55,8 +55,9 @@ func (w Warning) String() string {
 // it through a Live; it is safe for any number of concurrent readers.
 //
 // Most entries of real lists are single IPv4 addresses or tiny prefixes
-// (over 99% are /28 or longer), which a cidranger trie stores at ~500 bytes
-// and several heap objects each. So the Set keeps them apart: IPv4 prefixes
+// (99% of the distinct prefixes in our test data are IPv4 /28 or longer),
+// which a cidranger trie stores at ~500 bytes and several heap objects
+// each. So the Set keeps them apart: IPv4 prefixes
 // of /24 or longer live in flat arrays bucketed by /16 (a few bytes each, a
 // short binary search), and only the broad prefixes (shorter IPv4 prefixes,
 // all IPv6) go into the trie, behind a one-bit-per-/16 filter that lets most
