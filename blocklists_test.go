@@ -119,7 +119,9 @@ func serveWithLogs(t *testing.T, env map[string]string) (string, *logWatcher) {
 	logs := &logWatcher{listening: make(chan string, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, []string{"signupguard", "serve"}, func(k string) string { return env[k] }, io.Discard, logs) }()
+	go func() {
+		errc <- run(ctx, []string{"signupguard", "serve"}, func(k string) string { return env[k] }, io.Discard, logs)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-errc; err != nil {
