@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -78,70 +76,15 @@ func TestParsePrefixes(t *testing.T) {
 	}
 }
 
-// logWatcher is serve's stderr: it keeps the JSON log lines and hands on
-// the address from the "listening" line.
-type logWatcher struct {
-	mu        sync.Mutex
-	lines     []map[string]any
-	listening chan string
-}
-
-func (w *logWatcher) Write(p []byte) (int, error) {
-	var line map[string]any
-	if json.Unmarshal(p, &line) == nil {
-		w.mu.Lock()
-		w.lines = append(w.lines, line)
-		w.mu.Unlock()
-		if line["msg"] == "listening" {
-			w.listening <- line["addr"].(string)
-		}
-	}
-	return len(p), nil
-}
-
-// logged reports whether a line with msg and the attribute key=value was logged.
-func (w *logWatcher) logged(msg, key, value string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, l := range w.lines {
-		if l["msg"] == msg && l[key] == value {
+// logged reports whether serve logged msg with the attribute list=name.
+func logged(logs *logLines, msg, name string) bool {
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var e struct{ Msg, List string }
+		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == msg && e.List == name {
 			return true
 		}
 	}
 	return false
-}
-
-// serveWithLogs runs "signupguard serve" with env until the test ends and
-// returns its address and log (startServe in main_test.go drops the log).
-func serveWithLogs(t *testing.T, env map[string]string) (string, *logWatcher) {
-	t.Helper()
-	env["SIGNUPGUARD_LISTEN"] = "127.0.0.1:0"
-	logs := &logWatcher{listening: make(chan string, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, []string{"signupguard", "serve"}, func(k string) string { return env[k] }, io.Discard, logs)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	select {
-	case addr := <-logs.listening:
-		return addr, logs
-	case err := <-errc:
-		t.Fatalf("serve ended before listening: %v", err)
-	}
-	panic("unreachable")
-}
-
-// clientFrom returns an HTTP client whose connections come from ip, a
-// loopback address: all of 127/8 is local on Linux.
-func clientFrom(ip string) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
 }
 
 func TestServeBlocksListedClient(t *testing.T) {
@@ -153,20 +96,20 @@ func TestServeBlocksListedClient(t *testing.T) {
 	}
 	// gmail.com's MX comes from a local server; blocked requests must never ask it.
 	dns := testenv.NewDNS(t, "gmail.com. 300 IN MX 5 gmail-smtp-in.l.google.com.", "gmail-smtp-in.l.google.com. 300 IN A 142.250.1.26")
-	addr, logs := serveWithLogs(t, map[string]string{
+	base, logs := serveLogged(t, map[string]string{
 		"DATABASE_URL":                dbURL,
 		"SIGNUPGUARD_DNS_SERVERS":     dns.Addr(),
 		"SIGNUPGUARD_BLOCKLISTS":      "test=" + list + ",missing=" + filepath.Join(dir, "nope.txt") + ",remote=https://lists.invalid/drop.txt",
 		"SIGNUPGUARD_TRUSTED_PROXIES": "127.0.0.10",
 	})
-	if !logs.logged("blocklist refused", "list", "missing") || !logs.logged("blocklist not loaded yet: run signupguard refresh", "list", "remote") {
-		t.Errorf("the missing and remote lists were not reported: %v", logs.lines)
+	if !logged(logs, "blocklist refused", "missing") || !logged(logs, "blocklist not loaded yet: run signupguard refresh", "remote") {
+		t.Errorf("the missing and remote lists were not reported:\n%s", logs)
 	}
-	if !logs.logged("blocklist loaded", "list", "test") {
-		t.Errorf("the test list was not reported loaded: %v", logs.lines)
+	if !logged(logs, "blocklist loaded", "test") {
+		t.Errorf("the test list was not reported loaded:\n%s", logs)
 	}
 
-	resp, err := clientFrom("127.0.0.1").Get("http://" + addr + "/readyz")
+	resp, err := clientFrom("127.0.0.1").Get(base + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +134,7 @@ func TestServeBlocksListedClient(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest("POST", "http://"+addr+"/subscribe", strings.NewReader(`{"email":"`+tt.email+`"}`))
+			req, err := http.NewRequest("POST", base+"/subscribe", strings.NewReader(`{"email":"`+tt.email+`"}`))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -246,11 +189,11 @@ func TestServeBlocksListedClient(t *testing.T) {
 // TestServeNotReadyWithoutLists: with only URL lists, which the refresh
 // command loads, serve starts but is not ready.
 func TestServeNotReadyWithoutLists(t *testing.T) {
-	addr, _ := serveWithLogs(t, map[string]string{
+	base, _ := serveLogged(t, map[string]string{
 		"DATABASE_URL":           testenv.PostgresURL(t),
 		"SIGNUPGUARD_BLOCKLISTS": "remote=https://lists.invalid/drop.txt",
 	})
-	resp, err := clientFrom("127.0.0.1").Get("http://" + addr + "/readyz")
+	resp, err := clientFrom("127.0.0.1").Get(base + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
