@@ -31,10 +31,6 @@ type range4 struct {
 	src         int32
 }
 
-type u128 struct{ hi, lo uint64 }
-
-func (a u128) cmp(b u128) int { return cmp.Or(cmp.Compare(a.hi, b.hi), cmp.Compare(a.lo, b.lo)) }
-
 type range6 struct {
 	first, last u128
 	src         int32
@@ -76,11 +72,6 @@ func newRangeSet(sources []Source) *rangeSet {
 	}
 	rs.v6 = slices.Clip(out6)
 	return rs
-}
-
-func to128(a netip.Addr) u128 {
-	b := a.As16()
-	return u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
 }
 
 func (rs *rangeSet) Lookup(ip netip.Addr) (string, bool) {

@@ -81,6 +81,156 @@ func TestSetMatches(t *testing.T) {
 	}
 }
 
+// TestSetNestedIPv6 covers IPv6 prefixes nested four deep and listed by
+// several sources: Lookup names the narrowest prefix and the first source
+// listing it, Matches names every source of every covering prefix.
+func TestSetNestedIPv6(t *testing.T) {
+	s, _ := New([]Source{
+		{Name: "a", Prefixes: pfx("2001:db8::/32", "2001:db8:1:2::/64", "2001:db8::/32", "ffff::/16")},
+		{Name: "b", Prefixes: pfx("2001:db8:1::/48", "2001:db8:1:2::/64", "2001:db8::/32")},
+		{Name: "c", Prefixes: pfx("2001:db8:1:2:3::/80", "2001:db8::/29", "2001:db8:1:3::/64", "::/128")},
+		{Name: "d", Prefixes: pfx("2001:db8:1:2::/64", "::ffff:198.51.100.0/120", "2001:db8:1:2:3::1/128")},
+	}, Options{Allow: pfx("2001:db8:1:3::/64")})
+
+	lookups := []struct {
+		ip     string
+		source string // "" means not found
+		prefix string
+	}{
+		{"2001:db8:1:2:3::1", "d", "2001:db8:1:2:3::1/128"},
+		{"2001:db8:1:2:3::2", "c", "2001:db8:1:2:3::/80"},
+		{"2001:db8:1:2:3:ffff:ffff:ffff", "c", "2001:db8:1:2:3::/80"}, // its last address
+		{"2001:db8:1:2:4::", "a", "2001:db8:1:2::/64"},                // past the /80; a, b and d list the /64
+		{"2001:db8:1:2::", "a", "2001:db8:1:2::/64"},                  // before the /80
+		{"2001:db8:1:3::1", "", ""},                                   // allowlisted
+		{"2001:db8:1:5::1", "b", "2001:db8:1::/48"},                   // past the /64s, inside the /48
+		{"2001:db8:9::1", "a", "2001:db8::/32"},                       // past the /48; a and b list the /32
+		{"2001:db9::1", "c", "2001:db8::/29"},
+		{"2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "", ""}, // just before the /29
+		{"2001:dc0::", "", ""},                             // just after it
+		{"::", "c", "::/128"},
+		{"::1", "", ""},
+		{"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "a", "ffff::/16"},
+		{"::ffff:198.51.100.9", "d", "198.51.100.0/24"},
+		{"198.51.100.9", "d", "198.51.100.0/24"},
+		{"2001:db8:1:2:3::1%eth0", "d", "2001:db8:1:2:3::1/128"},
+	}
+	for _, tt := range lookups {
+		t.Run("Lookup "+tt.ip, func(t *testing.T) {
+			source, prefix, found := s.Lookup(netip.MustParseAddr(tt.ip))
+			if found != (tt.source != "") || source != tt.source || (found && prefix.String() != tt.prefix) {
+				t.Errorf("Lookup = %q %s %v; want %q %s", source, prefix, found, tt.source, tt.prefix)
+			}
+		})
+	}
+
+	matches := []struct {
+		ip   string
+		want []string // "source prefix", narrowest first
+	}{
+		{"2001:db8:1:2:3::1", []string{"d 2001:db8:1:2:3::1/128", "c 2001:db8:1:2:3::/80",
+			"a 2001:db8:1:2::/64", "b 2001:db8:1:2::/64", "d 2001:db8:1:2::/64",
+			"b 2001:db8:1::/48", "a 2001:db8::/32", "b 2001:db8::/32", "c 2001:db8::/29"}},
+		{"2001:db8:1:3::1", []string{"c 2001:db8:1:3::/64", "b 2001:db8:1::/48", "a 2001:db8::/32", "b 2001:db8::/32", "c 2001:db8::/29"}}, // allowed, still listed
+		{"2001:db8:1:5::1", []string{"b 2001:db8:1::/48", "a 2001:db8::/32", "b 2001:db8::/32", "c 2001:db8::/29"}},
+		{"2001:dc0::", nil},
+	}
+	for _, tt := range matches {
+		t.Run("Matches "+tt.ip, func(t *testing.T) {
+			var got []string
+			for _, m := range s.Matches(netip.MustParseAddr(tt.ip)) {
+				got = append(got, m.Source+" "+m.Prefix.String())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Matches = %q\nwant      %q", got, tt.want)
+			}
+		})
+	}
+
+	wantCounts := []SourceCount{{"a", 3}, {"b", 3}, {"c", 4}, {"d", 3}}
+	if got := s.Counts(); !slices.Equal(got, wantCounts) {
+		t.Errorf("Counts = %v, want %v", got, wantCounts)
+	}
+	if s.Len() != 10 {
+		t.Errorf("Len = %d, want 10 distinct prefixes", s.Len())
+	}
+}
+
+// TestSetBruteForce checks Lookup and Matches against a scan of every
+// source on random, heavily nested prefixes of both families (IPv4 from /8
+// to /32, so in the trie and the flat arrays; some written IPv4-mapped),
+// from several sources listing some of the same prefixes.
+func TestSetBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	// Addresses from a small universe, so that prefixes nest and collide.
+	randAddr := func(v6 bool) netip.Addr {
+		if v6 {
+			return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(rng.IntN(4)) << 6, 14: byte(rng.IntN(2)), 15: byte(rng.IntN(256))})
+		}
+		return netip.AddrFrom4([4]byte{10, byte(rng.IntN(4)) << 6, byte(rng.IntN(2)), byte(rng.IntN(256))})
+	}
+	lengths4 := []int{8, 10, 16, 17, 23, 24, 25, 28, 31, 32}
+	lengths6 := []int{28, 32, 33, 34, 64, 119, 120, 121, 124, 127, 128}
+	var sources []Source
+	for i := range 4 {
+		src := Source{Name: string(rune('a' + i))}
+		for range 60 {
+			v6 := rng.IntN(2) == 1
+			var p netip.Prefix
+			if v6 {
+				p = netip.PrefixFrom(randAddr(true), lengths6[rng.IntN(len(lengths6))]).Masked()
+			} else {
+				p = netip.PrefixFrom(randAddr(false), lengths4[rng.IntN(len(lengths4))]).Masked()
+				if rng.IntN(4) == 0 {
+					p = netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96)
+				}
+			}
+			src.Prefixes = append(src.Prefixes, p)
+		}
+		sources = append(sources, src)
+	}
+	s, _ := New(sources, Options{})
+
+	for range 5000 {
+		ip := randAddr(rng.IntN(2) == 1)
+		var want []Match // every source's covering prefixes, narrowest first, then in configuration order
+		for _, src := range sources {
+			for _, p := range src.Prefixes {
+				m := Match{src.Name, Normalize(p)}
+				if m.Prefix.Contains(ip) && !slices.Contains(want, m) {
+					want = append(want, m)
+				}
+			}
+		}
+		slices.SortStableFunc(want, func(a, b Match) int { return b.Prefix.Bits() - a.Prefix.Bits() })
+		if got := s.Matches(ip); !slices.Equal(got, want) {
+			t.Fatalf("Matches(%s) = %v\nwant %v", ip, got, want)
+		}
+		source, prefix, found := s.Lookup(ip)
+		if found != (len(want) > 0) || (found && (Match{source, prefix}) != want[0]) {
+			t.Fatalf("Lookup(%s) = %q %s %v; want the first of %v", ip, source, prefix, found, want)
+		}
+		if ip.Is4() {
+			mapped := netip.AddrFrom16(ip.As16())
+			if got := s.Matches(mapped); !slices.Equal(got, want) {
+				t.Fatalf("Matches(%s) = %v\nwant %v", mapped, got, want)
+			}
+		}
+	}
+}
+
+// TestLookupNoAllocs guards the hot path: only a hit on a broad IPv4
+// prefix goes through cidranger, which allocates.
+func TestLookupNoAllocs(t *testing.T) {
+	s := testSet(t, Options{Allow: pfx("192.0.2.128/25")})
+	for _, ip := range []string{"192.0.2.9", "198.51.100.8", "2001:db8:1::1", "2001:db9::1", "::ffff:198.51.100.7"} {
+		a := netip.MustParseAddr(ip)
+		if n := testing.AllocsPerRun(100, func() { s.Lookup(a) }); n != 0 {
+			t.Errorf("Lookup(%s) allocates %v times", ip, n)
+		}
+	}
+}
+
 func TestSetCounts(t *testing.T) {
 	s, _ := New([]Source{
 		{Name: "a", Prefixes: pfx("192.0.2.1/32", "192.0.2.1/32", "10.0.0.0/8", "10.0.0.0/8", "2001:db8::/32")},
