@@ -280,7 +280,8 @@ func TestSetWarnings(t *testing.T) {
 
 // TestSetAgreesWithBaseline checks the Set against the plain sorted-range
 // baseline on every real list at once: the same verdict for random listed
-// and random unlisted addresses, and a Matches entry that covers each hit.
+// and random unlisted addresses and around the edges of every IPv6 entry,
+// and a Matches entry that covers each hit.
 func TestSetAgreesWithBaseline(t *testing.T) {
 	sources := loadAllSources(t)
 	set, warnings := New(sources, Options{})
@@ -291,7 +292,19 @@ func TestSetAgreesWithBaseline(t *testing.T) {
 	for range 20000 {
 		random = append(random, netip.AddrFrom4(be4(rng.Uint32())))
 	}
-	for _, addrs := range [][]netip.Addr{smp.hit4, smp.miss4, smp.hit6, smp.miss6, random} {
+	var edges6 []netip.Addr // the first and last address of each IPv6 entry, and their neighbours
+	for _, src := range sources {
+		for _, p := range src.Prefixes {
+			if p = Normalize(p); p.Addr().Is6() {
+				edges6 = append(edges6, p.Addr(), p.Addr().Prev(), lastAddr(p), lastAddr(p).Next())
+			}
+		}
+	}
+	edges6 = slices.DeleteFunc(edges6, func(a netip.Addr) bool { return !a.IsValid() }) // before :: or after ffff:...
+	if len(edges6) == 0 {
+		t.Fatal("no IPv6 entries in the lists")
+	}
+	for _, addrs := range [][]netip.Addr{smp.hit4, smp.miss4, smp.hit6, smp.miss6, random, edges6} {
 		for _, a := range addrs {
 			_, wantFound := base.Lookup(a)
 			source, prefix, found := set.Lookup(a)
