@@ -67,8 +67,8 @@ func (w Warning) String() string {
 //     where the trie took ~200 ns and an allocation. Lists carry few IPv6
 //     entries (tens, from Spamhaus DROPv6), so buckets would gain nothing.
 //   - Shorter IPv4 prefixes in the trie, behind a one-bit-per-/16 filter
-//     that lets most addresses skip it: each covers many /16 buckets, which
-//     the flat arrays cannot hold without copying it into every one.
+//     that lets most addresses skip it. They are few, but may span many
+//     /16 buckets, which the bucketed arrays are not built for.
 //
 // Both flat structures keep entries sorted by (start, length), each linked
 // to the nearest entry enclosing it, so nested prefixes from several lists
@@ -117,6 +117,7 @@ func (e *entry6) covers(x u128) bool {
 	return commonBits(e.start, x) >= int(e.bits)
 }
 
+// prefix is e as a netip.Prefix, for callers.
 func (e *entry6) prefix() netip.Prefix {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], e.start.hi)
@@ -347,7 +348,8 @@ func (s *Set) narrowest(ip netip.Addr) (group uint32, prefix netip.Prefix, found
 // lookupSmall returns the index of the narrowest small IPv4 entry covering
 // x, or -1.
 func (s *Set) lookupSmall(x uint32) int {
-	first, lo, hi := int(s.off[x>>16]), int(s.off[x>>16]), int(s.off[x>>16+1])
+	first := int(s.off[x>>16])
+	lo, hi := first, int(s.off[x>>16+1])
 	// The last entry of the bucket starting at or before x.
 	want := uint16(x)
 	for lo < hi {
