@@ -47,6 +47,10 @@ type Config struct {
 	Blocklists       []BlocklistSource // empty: no lists
 	Allowlist        []netip.Prefix
 	TrustedProxies   []netip.Prefix
+	RefreshTimeout     time.Duration // one source's whole download
+	BlocklistMaxBytes  int64
+	BlocklistMaxShrink float64
+	ReloadInterval     time.Duration
 }
 
 // setting is one environment variable: its default, its help line, and how
@@ -94,6 +98,28 @@ func settings() []setting {
 			func(c *Config, v string) (err error) { c.Allowlist, err = parsePrefixes(v); return err }},
 		{"SIGNUPGUARD_TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed; empty: the client is the TCP peer",
 			func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(v); return err }},
+		{"SIGNUPGUARD_REFRESH_TIMEOUT", "60s", "refresh: time allowed for one blocklist download, connect to last byte",
+			func(c *Config, v string) (err error) { c.RefreshTimeout, err = parsePositiveDuration(v); return err }},
+		{"SIGNUPGUARD_BLOCKLIST_MAX_MB", "64", "refresh: largest blocklist accepted, in MiB after gzip decoding",
+			func(c *Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n <= 0 || n > 4096 {
+					return fmt.Errorf("want a whole number of MiB from 1 to 4096")
+				}
+				c.BlocklistMaxBytes = n << 20
+				return nil
+			}},
+		{"SIGNUPGUARD_BLOCKLIST_MAX_SHRINK", "0.5", "refresh: refuse a list that lost more than this fraction of its entries since the last good copy (1 turns the guard off)",
+			func(c *Config, v string) error {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil || !(f > 0 && f <= 1) {
+					return fmt.Errorf("want a fraction above 0 and at most 1")
+				}
+				c.BlocklistMaxShrink = f
+				return nil
+			}},
+		{"SIGNUPGUARD_RELOAD_INTERVAL", "30s", "serve: how often stored blocklists are checked for changes when no notification arrives",
+			func(c *Config, v string) (err error) { c.ReloadInterval, err = parsePositiveDuration(v); return err }},
 		{"SIGNUPGUARD_LOG_LEVEL", "info", "debug, info, warn or error",
 			func(c *Config, v string) error {
 				switch v {
