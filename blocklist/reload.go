@@ -118,6 +118,7 @@ func (r *Reloader) check(ctx context.Context) {
 		same := v == r.loaded
 		r.mu.Unlock()
 		if same {
+			r.log.Debug("blocklist version unchanged", "version", v)
 			return
 		}
 	}

@@ -259,6 +259,7 @@ func (db *DB) listenOnce(ctx context.Context, log *slog.Logger, changed func(boo
 	if _, err := conn.Exec(ctx, "listen "+blocklistChannel); err != nil {
 		return false, err
 	}
+	log.Info("blocklist listener connected")
 	call(log, changed, true)
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
