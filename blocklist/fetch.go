@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,7 @@ type FetchConfig struct {
 	MaxBytes       int64         // 64 MiB: of the body after gzip decoding
 	MaxRedirects   int           // 5
 	UserAgent      string        // "signupguard (+https://github.com/signupguard/signupguard)"
+	TLS            *tls.Config   // nil: the system's roots (set for a mirror with a private CA)
 }
 
 // DefaultUserAgent names the project, so list publishers know who asks.
@@ -90,6 +92,7 @@ func NewFetcher(cfg FetchConfig) *Fetcher {
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,
 		TLSHandshakeTimeout:   cfg.ConnectTimeout,
+		TLSClientConfig:       cfg.TLS,
 		ResponseHeaderTimeout: cfg.Timeout,
 		MaxIdleConns:          4,
 		IdleConnTimeout:       30 * time.Second,

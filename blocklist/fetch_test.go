@@ -236,6 +236,17 @@ func TestFetchRedirect(t *testing.T) {
 	}
 }
 
+func TestFetchRedirectDowngrade(t *testing.T) {
+	plain := listServer(t, readList(t, "firehol_dshield.netset"), `"d"`, nil)
+	tlsSrv := httptest.NewTLSServer(http.RedirectHandler(plain.URL+"/list", http.StatusFound))
+	defer tlsSrv.Close()
+	f := blocklist.NewFetcher(blocklist.FetchConfig{TLS: tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig})
+	_, err := f.Fetch(context.Background(), tlsSrv.URL, blocklist.Validators{})
+	if err == nil || !strings.Contains(err.Error(), "https to http refused") {
+		t.Fatalf("https redirected to http: err = %v, want a refusal", err)
+	}
+}
+
 func TestFetchFile(t *testing.T) {
 	path := filepath.Join(testenv.DataDir(t), "ipblocklists", "firehol_dshield.netset")
 	body := readList(t, "firehol_dshield.netset")
