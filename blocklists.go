@@ -4,18 +4,26 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/signupguard/signupguard/blocklist"
 )
 
-// loadFileBlocklists parses the file sources of cfg.Blocklists and builds a
-// Set of those that parsed. URL sources are left to the refresh command,
-// which stores them in Postgres. A source that fails is logged and skipped.
-// ok is false when no Set should be served yet: lists are configured but
-// none of them loaded.
-func loadFileBlocklists(cfg Config, log *slog.Logger) (set *blocklist.Set, ok bool) {
+// loadBlocklists builds the Set serve answers from. For each configured
+// source, in order: the last good copy stored by the refresh command (in
+// stored); else, for a file source, the file itself, so a fresh install
+// blocks before its first refresh; else nothing (a URL never fetched). A
+// source that fails is logged and skipped. files describes the sources read
+// from files, for the metrics. ok is false when no Set should be served
+// yet: lists are configured but none of them loaded.
+func loadBlocklists(cfg Config, stored map[string]blocklist.Snapshot, log *slog.Logger) (set *blocklist.Set, files []blocklist.Snapshot, ok bool) {
 	var sources []blocklist.Source
 	for _, src := range cfg.Blocklists {
+		if s, found := stored[src.Name]; found && s.HasCopy() {
+			log.Info("blocklist loaded", "list", src.Name, "fetched_at", s.FetchedAt, "entries", len(s.Prefixes))
+			sources = append(sources, blocklist.Source{Name: src.Name, Prefixes: s.Prefixes})
+			continue
+		}
 		if src.IsURL() {
 			log.Warn("blocklist not loaded yet: run signupguard refresh", "list", src.Name, "url", src.Location)
 			continue
@@ -23,21 +31,24 @@ func loadFileBlocklists(cfg Config, log *slog.Logger) (set *blocklist.Set, ok bo
 		res, err := parseFile(src.Location)
 		if err != nil {
 			log.Error("blocklist refused", "list", src.Name, "path", src.Location, "err", err)
+			files = append(files, blocklist.Snapshot{Name: src.Name, Location: src.Location, LastError: err.Error()})
 			continue
 		}
 		log.Info("blocklist loaded", "list", src.Name, "path", src.Location,
 			"entries", res.Entries, "skipped", res.Skipped, "bad", res.Bad)
+		now := time.Now()
+		files = append(files, blocklist.Snapshot{Name: src.Name, Location: src.Location, FetchedAt: now, CheckedAt: now, Entries: len(res.Prefixes)})
 		sources = append(sources, blocklist.Source{Name: src.Name, Prefixes: res.Prefixes})
 	}
 	if len(sources) == 0 && len(cfg.Blocklists) > 0 {
-		return nil, false
+		return nil, files, false
 	}
 	set, warnings := blocklist.New(sources, blocklist.Options{Allow: cfg.Allowlist, TrustedProxies: cfg.TrustedProxies})
 	for _, w := range warnings {
 		log.Warn("blocklist covers an address of ours", "list", w.Source, "prefix", w.Prefix.String(),
 			"covers", w.Covers+" "+w.Address.String(), "advice", w.String())
 	}
-	return set, true
+	return set, files, true
 }
 
 func parseFile(path string) (blocklist.Result, error) {

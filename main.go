@@ -20,6 +20,8 @@ const usage = `signupguard protects newsletter signup forms.
 Usage:
   signupguard serve     run the HTTP API (applies pending migrations first)
   signupguard migrate   apply pending migrations and exit
+  signupguard refresh   fetch every blocklist source once and store what passes
+                        the guards; exit 1 when any source failed (for cron)
 
 Every setting is an environment variable:
 
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, cfg, log)
 	case "migrate":
 		return migrate(ctx, cfg, log)
+	case "refresh":
+		return refresh(ctx, cfg, stdout)
 	}
 	return fmt.Errorf("%w: unknown command %q (try --help)", errUsage, args[1])
 }

@@ -67,11 +67,15 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	// Readers use lists through a Live, which swaps in each new Set atomically.
+	// Readers use lists through a Live, which swaps in each new Set
+	// atomically; startBlocklists keeps it current.
 	lists := new(blocklist.Live)
-	if set, ok := loadFileBlocklists(cfg, log); ok {
-		lists.Swap(set)
+	stopLists, err := startBlocklists(ctx, cfg, db, lists, reg, log)
+	if err != nil {
+		return err
 	}
+	defer stopLists()
+
 	signup := service.NewSignup(db, lists, lim, disposable, verifier, service.Config{
 		Lists:            cfg.Lists,
 		MXTimeout:        cfg.MXTimeout,

@@ -15,7 +15,8 @@ type Loader interface {
 	Version(ctx context.Context) (int64, error)
 	// Load builds a new Set from the stored lists and returns the version
 	// it reflects (read before the lists, so a change in between is seen
-	// again at the next check).
+	// again at the next check). A nil Set means there is nothing to serve
+	// yet: the Live is left as it is.
 	Load(ctx context.Context) (*Set, int64, error)
 }
 
@@ -64,9 +65,13 @@ func (r *Reloader) Reload(ctx context.Context) error {
 		r.metrics.reloaded(false)
 		return fmt.Errorf("reload blocklists: %w", err)
 	}
-	r.live.Swap(set)
 	r.loaded = version
 	r.metrics.reloaded(true)
+	if set == nil {
+		r.log.Warn("no blocklist to load yet", "version", version)
+		return nil
+	}
+	r.live.Swap(set)
 	r.log.Info("blocklists loaded", "version", version)
 	return nil
 }
