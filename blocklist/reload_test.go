@@ -68,27 +68,39 @@ func wait[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
+// logEvents is a slog.Handler that hands each message on: the Reloader logs
+// after each step is done, so a test waiting for the message knows the step
+// is over (a swap included).
+type logEvents struct {
+	msgs chan string
+	all  *lockedBuffer
+}
+
+func (h logEvents) Enabled(context.Context, slog.Level) bool { return true }
+func (h logEvents) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h logEvents) WithGroup(string) slog.Handler            { return h }
+func (h logEvents) Handle(ctx context.Context, r slog.Record) error {
+	line := r.Message
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	fmt.Fprintln(h.all, line)
+	h.msgs <- r.Message
+	return nil
+}
+
 func TestReloader(t *testing.T) {
-	var version atomic.Int64
-	type event struct {
-		kind    string // "version" or "load"
-		version int64
-	}
-	events := make(chan event, 16)
+	var version, loads atomic.Int64
 	var mode atomic.Value // "", "error", "panic-load", "panic-version"
 	mode.Store("")
 	loader := loaderFunc{
 		version: func(ctx context.Context) (int64, error) {
-			v := version.Load()
-			defer func() { events <- event{"version", v} }()
 			if mode.Load() == "panic-version" {
 				panic("version bug")
 			}
-			return v, nil
+			return version.Load(), nil
 		},
 		load: func(ctx context.Context) (*blocklist.Set, int64, error) {
+			loads.Add(1)
 			v := version.Load()
-			defer func() { events <- event{"load", v} }()
 			switch mode.Load() {
 			case "error":
 				return nil, 0, errors.New("database down")
@@ -99,68 +111,76 @@ func TestReloader(t *testing.T) {
 		},
 	}
 	var live blocklist.Live
-	var logs lockedBuffer
-	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	logs := logEvents{msgs: make(chan string, 64), all: &lockedBuffer{}}
 	// An hour: only Trigger wakes it, so every check below is one we asked for.
-	r := blocklist.NewReloader(&live, loader, nil, log, time.Hour)
+	r := blocklist.NewReloader(&live, loader, nil, slog.New(logs), time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	if err := r.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, events, "first load")
 	go func() { defer close(done); r.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
+	next := func(want string) {
+		t.Helper()
+		if got := wait(t, logs.msgs, want); got != want {
+			t.Fatalf("logged %q, want %q; log:\n%s", got, want, logs.all.String())
+		}
+	}
 	listed := func(v int64) bool {
 		src, _, found := live.Lookup(netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", v)))
 		return found && src == fmt.Sprint("v", v)
 	}
+	next("blocklists loaded")
 	if !listed(0) {
 		t.Fatal("first set not in force")
 	}
 
 	// Same version: checked, not loaded.
 	r.Trigger(false)
-	if e := wait(t, events, "version check"); e.kind != "version" {
-		t.Fatalf("got %v, want a version check", e)
+	next("blocklist version unchanged")
+	if loads.Load() != 1 {
+		t.Fatalf("%d loads, want 1: an unchanged version was loaded again", loads.Load())
 	}
 	// New version: loaded and swapped.
 	version.Store(1)
 	r.Trigger(false)
-	wait(t, events, "version check")
-	if e := wait(t, events, "load"); e.kind != "load" || !listed(1) || listed(0) {
-		t.Fatalf("after version 1: event %v, v1 listed %v, v0 listed %v", e, listed(1), listed(0))
+	next("blocklists loaded")
+	if !listed(1) || listed(0) {
+		t.Fatalf("after version 1: v1 listed %v, v0 listed %v", listed(1), listed(0))
 	}
-	// Forced: loaded without a version check.
+	// Forced: loaded though the version is the same.
 	r.Trigger(true)
-	if e := wait(t, events, "forced load"); e.kind != "load" {
-		t.Fatalf("forced: got %v, want a load", e)
+	next("blocklists loaded")
+	if loads.Load() != 3 {
+		t.Fatalf("%d loads, want 3", loads.Load())
 	}
 
 	// A failed load, and panics in either call, keep the set in force and the loop running.
-	for _, m := range []string{"error", "panic-load", "panic-version"} {
-		mode.Store(m)
+	for _, tt := range []struct{ mode, msg string }{
+		{"error", "blocklist reload failed; the lists in force stay"},
+		{"panic-load", "panic in blocklist reload"},
+		{"panic-version", "panic in blocklist reload"},
+	} {
+		mode.Store(tt.mode)
 		version.Store(version.Load() + 1)
 		r.Trigger(false)
-		wait(t, events, m+": version check")
-		if m != "panic-version" {
-			wait(t, events, m+": load")
-		}
+		next(tt.msg)
 		if !listed(1) {
-			t.Fatalf("%s: the set in force was dropped", m)
+			t.Fatalf("%s: the set in force was dropped", tt.mode)
 		}
 	}
 	mode.Store("")
 	r.Trigger(false)
-	wait(t, events, "version check after the panics")
-	wait(t, events, "load after the panics")
+	next("blocklists loaded")
 	if !listed(version.Load()) {
 		t.Fatalf("after the panics: version %d not in force", version.Load())
 	}
-	// Logged before the check that followed them ended.
-	if !strings.Contains(logs.String(), "load bug") || !strings.Contains(logs.String(), "version bug") {
-		t.Errorf("panics not logged:\n%s", logs.String())
+	for _, bug := range []string{"load bug", "version bug"} {
+		if !strings.Contains(logs.all.String(), bug) {
+			t.Errorf("panic %q not logged:\n%s", bug, logs.all.String())
+		}
 	}
 }
 
