@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/signupguard/signupguard/internal/testenv"
 )
 
@@ -317,5 +318,52 @@ func TestRefreshCommand(t *testing.T) {
 		if strings.ContainsAny(sc.Text(), "\r\033") {
 			t.Errorf("progress escapes in plain output: %q", sc.Text())
 		}
+	}
+}
+
+// TestServeReloadAfterReconnect: a refresh made while an instance's
+// listener connection is down (its NOTIFY lost) is still picked up, by the
+// full reload that follows every reconnect.
+func TestServeReloadAfterReconnect(t *testing.T) {
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local.txt")
+	if err := os.WriteFile(local, []byte("192.0.2.0/24\n198.51.100.0/24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dbURL := testenv.PostgresURL(t)
+	env := map[string]string{
+		"DATABASE_URL":                dbURL,
+		"SIGNUPGUARD_LISTEN":          "127.0.0.1:0",
+		"SIGNUPGUARD_BLOCKLISTS":      "local=" + local,
+		"SIGNUPGUARD_RELOAD_INTERVAL": "1h",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if out, err := refreshNow(t, ctx, env); err != nil {
+		t.Fatalf("first refresh: %v\n%s", err, out)
+	}
+	in := startInstance(t, ctx, env)
+	defer func() { cancel(); <-in.done }()
+	in.waitFor(t, "blocklist listener connected", 10*time.Second)
+
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `select pg_terminate_backend(pid) from pg_stat_activity
+		where datname = current_database() and query = 'listen signupguard_blocklists'`); err != nil {
+		t.Fatal(err)
+	}
+	in.waitFor(t, "blocklist listener disconnected; reconnecting", 10*time.Second)
+	if err := os.WriteFile(local, []byte("192.0.2.0/24\n198.51.100.0/24\n127.0.0.55\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := refreshNow(t, ctx, env); err != nil || !strings.Contains(out, "local: updated, 3 entries") {
+		t.Fatalf("refresh while the listener is down: %v\n%s", err, out)
+	}
+	in.waitFor(t, "blocklist listener connected", 10*time.Second)
+	in.waitFor(t, "blocklists loaded", 5*time.Second)
+	if code, errc := subscribeFrom(t, in, "127.0.0.55"); code != http.StatusForbidden || errc != "blocked_ip" {
+		t.Fatalf("127.0.0.55 after the reconnect: %d %s, want 403 blocked_ip", code, errc)
 	}
 }
