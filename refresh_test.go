@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -365,5 +366,57 @@ func TestServeReloadAfterReconnect(t *testing.T) {
 	in.waitFor(t, "blocklists loaded", 5*time.Second)
 	if code, errc := subscribeFrom(t, in, "127.0.0.55"); code != http.StatusForbidden || errc != "blocked_ip" {
 		t.Fatalf("127.0.0.55 after the reconnect: %d %s, want 403 blocked_ip", code, errc)
+	}
+}
+
+// TestStoredListsSources: what serve reports per configured source (for
+// the metrics and the admin view): the stored copy, the file read
+// directly, or a URL never fetched; stored sources no longer configured
+// are left out, and a stored copy wins over its file.
+func TestStoredListsSources(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for name, body := range map[string]string{"a.txt": "192.0.2.1\n", "b.txt": "198.51.100.0/24\n198.51.100.7\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{"DATABASE_URL": testenv.PostgresURL(t), "SIGNUPGUARD_BLOCKLISTS": "a=" + filepath.Join(dir, "a.txt") + ",old=" + filepath.Join(dir, "b.txt")}
+	if out, err := refreshNow(t, ctx, env); err != nil {
+		t.Fatalf("refresh: %v\n%s", err, out)
+	}
+	// a is stored; b is a file never refreshed; c a URL never fetched; old is stored but no longer configured.
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("192.0.2.1\n192.0.2.2\n192.0.2.3\n"), 0o644)
+	env["SIGNUPGUARD_BLOCKLISTS"] = "a=" + filepath.Join(dir, "a.txt") + ",b=" + filepath.Join(dir, "b.txt") + ",c=http://127.0.0.1:1/c.txt"
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stored := &storedLists{db: db, cfg: cfg, metrics: nil, log: newLogger(io.Discard, "error")}
+	set, _, err := stored.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ip, want := range map[string]string{"192.0.2.1": "a", "192.0.2.2": "", "198.51.100.9": "b"} {
+		if src, _, _ := set.Lookup(netip.MustParseAddr(ip)); src != want {
+			t.Errorf("%s listed by %q, want %q", ip, src, want)
+		}
+	}
+	got, err := stored.Sources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, s := range got {
+		lines = append(lines, fmt.Sprintf("%s entries=%d copy=%v err=%q", s.Name, s.Entries, s.HasCopy(), s.LastError))
+	}
+	want := []string{`a entries=1 copy=true err=""`, `b entries=2 copy=true err=""`, `c entries=0 copy=false err="never fetched: run signupguard refresh"`}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("sources:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }

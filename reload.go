@@ -11,13 +11,21 @@ import (
 	"github.com/signupguard/signupguard/sql"
 )
 
+// blocklists is serve's blocklist machinery: the admin routes reach the
+// sources' state through stored and reload through reloader.
+type blocklists struct {
+	reloader *blocklist.Reloader
+	stored   *storedLists
+	stop     func() // ends the background work and waits for it
+}
+
 // startBlocklists loads the blocklists into live before serve takes
 // requests, then keeps them current in the background: a listener for the
 // notifications of the refresh command and a reloader with a periodic
-// version check. stop ends both and waits for them.
-func startBlocklists(ctx context.Context, cfg Config, db *sql.DB, live *blocklist.Live, reg prometheus.Registerer, log *slog.Logger) (stop func(), err error) {
-	lists := &storedLists{db: db, cfg: cfg, metrics: blocklist.NewMetrics(reg, nil), log: log}
-	reloader := blocklist.NewReloader(live, lists, lists.metrics, log, cfg.ReloadInterval)
+// version check.
+func startBlocklists(ctx context.Context, cfg Config, db *sql.DB, live *blocklist.Live, reg prometheus.Registerer, log *slog.Logger) (*blocklists, error) {
+	stored := &storedLists{db: db, cfg: cfg, metrics: blocklist.NewMetrics(reg, nil), log: log}
+	reloader := blocklist.NewReloader(live, stored, stored.metrics, log, cfg.ReloadInterval)
 	if err := reloader.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -36,7 +44,7 @@ func startBlocklists(ctx context.Context, cfg Config, db *sql.DB, live *blocklis
 			reloader.Trigger(reconnected)
 		})
 	})
-	return func() { cancel(); wg.Wait() }, nil
+	return &blocklists{reloader: reloader, stored: stored, stop: func() { cancel(); wg.Wait() }}, nil
 }
 
 // storedLists is the blocklist.Loader of serve: the copies stored in
@@ -85,9 +93,20 @@ func (l *storedLists) Load(ctx context.Context) (*blocklist.Set, int64, error) {
 	return set, v, nil
 }
 
-// observe hands the metrics one snapshot per configured source: the stored
-// one, else the file read directly, else a source never fetched.
-func (l *storedLists) observe(snaps []blocklist.Snapshot) {
+// Sources returns one snapshot per configured source, metadata only: the
+// stored one, else the file read directly at the last load, else a source
+// never fetched.
+func (l *storedLists) Sources(ctx context.Context) ([]blocklist.Snapshot, error) {
+	_, snaps, err := l.db.BlocklistState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.merge(snaps), nil
+}
+
+func (l *storedLists) observe(snaps []blocklist.Snapshot) { l.metrics.Observe(l.merge(snaps)) }
+
+func (l *storedLists) merge(snaps []blocklist.Snapshot) []blocklist.Snapshot {
 	byName := map[string]blocklist.Snapshot{}
 	l.mu.Lock()
 	for _, f := range l.files {
@@ -96,6 +115,7 @@ func (l *storedLists) observe(snaps []blocklist.Snapshot) {
 	l.mu.Unlock()
 	for _, s := range snaps {
 		if _, isFile := byName[s.Name]; !isFile || s.HasCopy() {
+			s.Prefixes = nil
 			byName[s.Name] = s
 		}
 	}
@@ -107,5 +127,5 @@ func (l *storedLists) observe(snaps []blocklist.Snapshot) {
 		}
 		out = append(out, s)
 	}
-	l.metrics.Observe(out)
+	return out
 }

@@ -70,11 +70,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// Readers use lists through a Live, which swaps in each new Set
 	// atomically; startBlocklists keeps it current.
 	lists := new(blocklist.Live)
-	stopLists, err := startBlocklists(ctx, cfg, db, lists, reg, log)
+	bl, err := startBlocklists(ctx, cfg, db, lists, reg, log)
 	if err != nil {
 		return err
 	}
-	defer stopLists()
+	defer bl.stop()
 
 	signup := service.NewSignup(db, lists, lim, disposable, verifier, service.Config{
 		Lists:            cfg.Lists,
