@@ -31,22 +31,24 @@ type Config struct {
 	LogLevel         string
 
 	// Abuse controls (service/limit, service/disposable).
-	RateLimit          limit.Rate // per client; Burst is RateBurst
-	RateBurst          int
-	NetworkRateLimit   limit.Rate
-	GlobalRateLimit    limit.Rate
-	BanStrikes         int
-	BanWindow          time.Duration
-	BanTime            time.Duration
-	BanMaxTime         time.Duration
-	LimitKeys          int
-	RedisURL           string
-	HoneypotField      string
-	Disposable         bool
-	DisposableFile     string
-	Blocklists         []BlocklistSource // empty: no lists
-	Allowlist          []netip.Prefix
-	TrustedProxies     []netip.Prefix
+	RateLimit        limit.Rate // per client; Burst is RateBurst
+	RateBurst        int
+	NetworkRateLimit limit.Rate
+	GlobalRateLimit  limit.Rate
+	BanStrikes       int
+	BanWindow        time.Duration
+	BanTime          time.Duration
+	BanMaxTime       time.Duration
+	LimitKeys        int
+	RedisURL         string
+	HoneypotField    string
+	Disposable       bool
+	DisposableFile   string
+	Blocklists       []BlocklistSource // empty: no lists
+	Allowlist        []netip.Prefix
+	TrustedProxies   []netip.Prefix
+
+	// Blocklist refresh (blocklist.Fetcher, blocklist.Refresher, blocklist.Reloader).
 	RefreshTimeout     time.Duration // one source's whole download
 	BlocklistMaxBytes  int64
 	BlocklistMaxShrink float64
