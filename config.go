@@ -27,6 +27,7 @@ type Config struct {
 	DNSServers       []string // host:port; empty: /etc/resolv.conf's
 	MXTimeout        time.Duration
 	AcceptMXTempfail bool
+	VerifyMX         bool
 	ShutdownTimeout  time.Duration
 	LogLevel         string
 
@@ -83,6 +84,8 @@ func settings() []setting {
 			}},
 		{"SIGNUPGUARD_MX_TIMEOUT", "3s", "total time one MX verification may take",
 			func(c *Config, v string) (err error) { c.MXTimeout, err = parsePositiveDuration(v); return err }},
+		{"SIGNUPGUARD_MX_VERIFY", "true", "check that the address's domain can receive mail (MX, else A/AAAA); false skips DNS entirely (for machines without DNS)",
+			func(c *Config, v string) (err error) { c.VerifyMX, err = strconv.ParseBool(v); return err }},
 		{"SIGNUPGUARD_MX_TEMPFAIL", "reject", "when DNS fails temporarily (timeout, SERVFAIL): reject (503, retry later) or accept (store the address)",
 			func(c *Config, v string) error {
 				switch v {

@@ -54,9 +54,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	verifier, err := mx.New(mx.Config{Servers: cfg.DNSServers}, reg)
-	if err != nil {
-		return err
+	var verifier service.MXVerifier // nil: no MX step
+	if cfg.VerifyMX {
+		v, err := mx.New(mx.Config{Servers: cfg.DNSServers}, reg)
+		if err != nil {
+			return err
+		}
+		verifier = v
 	}
 	lim, limitChecks, closeLimiter, err := newLimiter(ctx, cfg, log, reg)
 	if err != nil {
