@@ -12,12 +12,14 @@ import (
 // reaches the next, so a blocked IP costs no DNS or database work.
 type Signup struct {
 	steps []step
+	mx    MXVerifier // for Check, which asks it for the answers it used
 }
 
 // attempt is the state one request carries through the steps.
 type attempt struct {
-	req  Request
-	addr Address // set by the email step
+	req    Request
+	addr   Address // set by the email step
+	dryRun bool    // Check: remember nothing about the client
 }
 
 // A step returns a non-nil Verdict to end the pipeline with success, an
@@ -37,7 +39,7 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 		cfg.RetryAfter = 5 * time.Second
 	}
 	strike := func(ctx context.Context, a *attempt, why Code) {
-		if lim != nil {
+		if lim != nil && !a.dryRun {
 			lim.Strike(ctx, a.req.Client, why)
 		}
 	}
@@ -132,7 +134,7 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 		}
 		return v, nil
 	}})
-	return &Signup{steps: steps}
+	return &Signup{steps: steps, mx: mx}
 }
 
 // Subscribe runs req through the pipeline. It returns a Verdict, or an error

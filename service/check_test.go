@@ -1,0 +1,141 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/signupguard/signupguard/internal/testenv"
+	"github.com/signupguard/signupguard/service"
+	"github.com/signupguard/signupguard/sql"
+)
+
+// Stand-ins for the parts that are not the store, in wtf's mock style.
+
+type ipChecker struct {
+	lookupFn func(ip netip.Addr) (string, netip.Prefix, bool)
+}
+
+func (m *ipChecker) Lookup(ip netip.Addr) (string, netip.Prefix, bool) { return m.lookupFn(ip) }
+
+type limiter struct {
+	allowFn  func(ctx context.Context, client netip.Addr) error
+	strikeFn func(ctx context.Context, client netip.Addr, why service.Code)
+}
+
+func (m *limiter) Allow(ctx context.Context, c netip.Addr) error            { return m.allowFn(ctx, c) }
+func (m *limiter) Strike(ctx context.Context, c netip.Addr, w service.Code) { m.strikeFn(ctx, c, w) }
+
+type domainChecker struct{ isDisposableFn func(string) bool }
+
+func (m *domainChecker) IsDisposable(d string) bool { return m.isDisposableFn(d) }
+
+// mxExplainer is an MXVerifier that can say which answers it used.
+type mxExplainer struct {
+	verifyFn  func(ctx context.Context, domain string) error
+	explainFn func(ctx context.Context, domain string) []string
+}
+
+func (m *mxExplainer) VerifyMX(ctx context.Context, d string) error     { return m.verifyFn(ctx, d) }
+func (m *mxExplainer) ExplainMX(ctx context.Context, d string) []string { return m.explainFn(ctx, d) }
+
+var (
+	_ service.IPChecker     = (*ipChecker)(nil)
+	_ service.Limiter       = (*limiter)(nil)
+	_ service.DomainChecker = (*domainChecker)(nil)
+	_ service.MXExplainer   = (*mxExplainer)(nil)
+)
+
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open(ctx, testenv.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	listed := netip.MustParsePrefix("5.6.7.0/24")
+	signup := service.NewSignup(db,
+		&ipChecker{lookupFn: func(ip netip.Addr) (string, netip.Prefix, bool) {
+			return "spamhaus_drop", listed, listed.Contains(ip)
+		}},
+		// A dry run must neither spend nor strike the client's allowance.
+		&limiter{
+			allowFn: func(context.Context, netip.Addr) error { t.Error("Check consulted the rate limit"); return nil },
+			strikeFn: func(_ context.Context, _ netip.Addr, why service.Code) {
+				t.Errorf("Check struck the client for %s", why)
+			},
+		},
+		&domainChecker{isDisposableFn: func(d string) bool { return d == "mailinator.com" }},
+		&mxExplainer{
+			verifyFn: func(ctx context.Context, d string) error {
+				if d == "nomail.example.com" {
+					return &service.Error{Code: service.CodeUndeliverable, Message: "That domain cannot receive mail.", Err: errNullMX}
+				}
+				return nil
+			},
+			explainFn: func(ctx context.Context, d string) []string {
+				if d == "nomail.example.com" {
+					return []string{"nomail.example.com. 300 IN MX 0 ."}
+				}
+				return []string{d + ". 300 IN MX 10 mx." + d + ".", "mx." + d + ". 300 IN A 192.0.2.25"}
+			},
+		},
+		service.Config{})
+
+	tests := []struct {
+		name      string
+		req       service.Request
+		wantCode  service.Code // "" for accept
+		wantSteps []string
+		want      []string // in the findings' details
+	}{
+		{name: "IPListed", req: service.Request{Client: netip.MustParseAddr("5.6.7.8")}, wantCode: service.CodeBlockedIP,
+			wantSteps: []string{"blocklist"}, want: []string{"spamhaus_drop", "5.6.7.0/24"}},
+		{name: "IPClean", req: service.Request{Client: netip.MustParseAddr("192.0.2.1")},
+			wantSteps: []string{"blocklist"}, want: []string{"192.0.2.1 is on no blocklist"}},
+		{name: "EmailOK", req: service.Request{Email: "Jane.Doe+news@GoogleMail.com"},
+			wantSteps: []string{"list", "email", "disposable", "mx"},
+			want:      []string{"dedupe key janedoe@gmail.com", "DNS: googlemail.com. 300 IN MX 10 mx.googlemail.com.", "IN A 192.0.2.25"}},
+		{name: "EmailSyntax", req: service.Request{Email: "jane@localhost"}, wantCode: service.CodeInvalidEmail,
+			wantSteps: []string{"list", "email"}, want: []string{"invalid_email: dotless domain"}},
+		{name: "EmailDisposable", req: service.Request{Email: "x@mailinator.com"}, wantCode: service.CodeDisposable,
+			wantSteps: []string{"list", "email", "disposable"}},
+		{name: "EmailNullMX", req: service.Request{Email: "x@nomail.example.com"}, wantCode: service.CodeUndeliverable,
+			wantSteps: []string{"list", "email", "disposable", "mx"}, want: []string{"null MX", "DNS: nomail.example.com. 300 IN MX 0 ."}},
+		{name: "BothListedIPFirst", req: service.Request{Client: netip.MustParseAddr("5.6.7.8"), Email: "jane@example.com"},
+			wantCode: service.CodeBlockedIP, wantSteps: []string{"blocklist"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			found, err := signup.Check(ctx, tt.req)
+			if got := service.ErrorCode(err); got != tt.wantCode || (err != nil && tt.wantCode == "") {
+				t.Errorf("err = %v, want code %q", err, tt.wantCode)
+			}
+			var steps []string
+			var details strings.Builder
+			for _, f := range found {
+				steps = append(steps, f.Step)
+				details.WriteString(f.Detail + "\n")
+			}
+			if strings.Join(steps, ",") != strings.Join(tt.wantSteps, ",") {
+				t.Errorf("steps %v, want %v", steps, tt.wantSteps)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(details.String(), w) {
+					t.Errorf("findings lack %q:\n%s", w, details.String())
+				}
+			}
+		})
+	}
+	var n int
+	if err := db.Pool.QueryRow(ctx, "select count(*) from subscribers").Scan(&n); err != nil || n != 0 {
+		t.Errorf("Check stored %d rows (%v), want none", n, err)
+	}
+}
+
+var errNullMX = errors.New("nomail.example.com has a null MX (RFC 7505)")
