@@ -54,6 +54,10 @@ type Config struct {
 	BlocklistMaxBytes  int64
 	BlocklistMaxShrink float64
 	ReloadInterval     time.Duration
+
+	// Operators and website owners (api: admin, CORS, forms).
+	AdminToken  string
+	CORSOrigins []string
 }
 
 // setting is one environment variable: its default, its help line, and how
@@ -185,6 +189,16 @@ func settings() []setting {
 			func(c *Config, v string) (err error) { c.Disposable, err = strconv.ParseBool(v); return err }},
 		{"SIGNUPGUARD_DISPOSABLE_FILE", "", "file of extra disposable domains, one a line; a line !domain exempts that domain and those below it",
 			func(c *Config, v string) error { c.DisposableFile = v; return nil }},
+		{"SIGNUPGUARD_ADMIN_TOKEN", "", "bearer token for /admin/ (at least 16 characters); empty turns /admin/ off",
+			func(c *Config, v string) error {
+				if v != "" && len(v) < minAdminToken {
+					return fmt.Errorf("too short: use at least %d characters", minAdminToken)
+				}
+				c.AdminToken = v
+				return nil
+			}},
+		{"SIGNUPGUARD_CORS_ORIGINS", "", "comma-separated origins (https://www.example.org) of the websites whose forms post here: their scripts may read the answer, and their plain forms may be redirected back",
+			func(c *Config, v string) (err error) { c.CORSOrigins, err = parseOrigins(v); return err }},
 	}
 }
 
@@ -207,6 +221,25 @@ func isFieldName(v string) bool {
 		}
 	}
 	return true
+}
+
+// minAdminToken is the shortest admin token accepted: a short one can be
+// guessed over the network.
+const minAdminToken = 16
+
+// parseOrigins reads a comma-separated list of web origins as browsers send
+// them in the Origin header: scheme://host[:port], nothing after.
+func parseOrigins(v string) ([]string, error) {
+	var out []string
+	for _, s := range splitList(v) {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || strings.TrimSuffix(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("%q is not an origin like https://www.example.org", s)
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	return out, nil
 }
 
 // loadConfig reads every setting from getenv, using the default for unset

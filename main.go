@@ -22,6 +22,9 @@ Usage:
   signupguard migrate   apply pending migrations and exit
   signupguard refresh   fetch every blocklist source once and store what passes
                         the guards; exit 1 when any source failed (for cron)
+  signupguard check IP-OR-EMAIL
+                        print the verdict serve would give and why;
+                        exit 0 accept, 1 reject, 2 error
 
 Every setting is an environment variable:
 
@@ -35,13 +38,16 @@ func main() {
 	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signupguard:", err)
+		if !errors.Is(err, errRejected) { // check has printed why
+			fmt.Fprintln(os.Stderr, "signupguard:", err)
+		}
 		os.Exit(exitCode(err))
 	}
 }
 
 func exitCode(err error) int {
-	if errors.Is(err, errUsage) {
+	var failed checkFailed
+	if errors.Is(err, errUsage) || errors.As(err, &failed) {
 		return 2
 	}
 	return 1
@@ -62,6 +68,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
+		if args[1] == "check" {
+			return checkFailed{err}
+		}
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
@@ -72,6 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, cfg, log)
 	case "refresh":
 		return refresh(ctx, cfg, stdout)
+	case "check":
+		return check(ctx, cfg, log, args[2:], stdout)
 	}
 	return fmt.Errorf("%w: unknown command %q (try --help)", errUsage, args[1])
 }

@@ -38,6 +38,57 @@ func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return nil
 }
 
+// parts are what wire builds from the settings: the pipeline, what
+// /admin/ exposes, the readiness checks, and close, which releases them.
+type parts struct {
+	signup *service.Signup
+	admin  api.Admin
+	ready  []api.Check
+	close  func()
+}
+
+// wire builds the signup pipeline and its parts from cfg. serve and check
+// both call it, so check gives the verdict serve would. Capabilities
+// register their metrics on reg. The blocklists are loaded before it
+// returns and kept current in the background until close.
+func wire(ctx context.Context, cfg Config, db *sql.DB, log *slog.Logger, reg prometheus.Registerer) (parts, error) {
+	var verifier service.MXVerifier // nil: no MX step
+	if cfg.VerifyMX {
+		v, err := mx.New(mx.Config{Servers: cfg.DNSServers}, reg)
+		if err != nil {
+			return parts{}, err
+		}
+		verifier = v
+	}
+	lim, limitChecks, closeLimiter, err := newLimiter(ctx, cfg, log, reg)
+	if err != nil {
+		return parts{}, err
+	}
+	disposable, err := newDisposable(cfg, log)
+	if err != nil {
+		closeLimiter()
+		return parts{}, err
+	}
+	// Readers use lists through a Live, which swaps in each new Set
+	// atomically; startBlocklists keeps it current.
+	lists := new(blocklist.Live)
+	bl, err := startBlocklists(ctx, cfg, db, lists, reg, log)
+	if err != nil {
+		closeLimiter()
+		return parts{}, err
+	}
+	signup := service.NewSignup(db, lists, lim, disposable, verifier, service.Config{
+		Lists:            cfg.Lists,
+		MXTimeout:        cfg.MXTimeout,
+		AcceptMXTempfail: cfg.AcceptMXTempfail,
+	})
+	return parts{
+		signup: signup,
+		ready:  append([]api.Check{{Name: "postgres", Check: db.Ping}, {Name: "blocklists", Check: lists.Ready}}, limitChecks...),
+		close:  func() { bl.stop(); closeLimiter() },
+	}, nil
+}
+
 // serve runs the HTTP API until ctx is cancelled (SIGTERM), then stops
 // accepting, lets in-flight requests finish and returns nil.
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -54,39 +105,22 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	var verifier service.MXVerifier // nil: no MX step
-	if cfg.VerifyMX {
-		v, err := mx.New(mx.Config{Servers: cfg.DNSServers}, reg)
-		if err != nil {
-			return err
-		}
-		verifier = v
-	}
-	lim, limitChecks, closeLimiter, err := newLimiter(ctx, cfg, log, reg)
-	if err != nil {
+	if err := db.RegisterMetrics(reg); err != nil {
 		return err
 	}
-	defer closeLimiter()
-	disposable, err := newDisposable(cfg, log)
-	if err != nil {
-		return err
-	}
-	// Readers use lists through a Live, which swaps in each new Set
-	// atomically; startBlocklists keeps it current.
-	lists := new(blocklist.Live)
-	bl, err := startBlocklists(ctx, cfg, db, lists, reg, log)
-	if err != nil {
-		return err
-	}
-	defer bl.stop()
 
-	signup := service.NewSignup(db, lists, lim, disposable, verifier, service.Config{
-		Lists:            cfg.Lists,
-		MXTimeout:        cfg.MXTimeout,
-		AcceptMXTempfail: cfg.AcceptMXTempfail,
-	})
-	ready := append([]api.Check{{Name: "postgres", Check: db.Ping}, {Name: "blocklists", Check: lists.Ready}}, limitChecks...)
-	handler := api.NewServer(log, signup, api.Config{RevealDuplicates: cfg.RevealDuplicates, HoneypotField: cfg.HoneypotField, TrustedProxies: cfg.TrustedProxies}, ready, reg)
+	p, err := wire(ctx, cfg, db, log, reg)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	handler := api.NewServer(log, p.signup, api.Config{
+		RevealDuplicates: cfg.RevealDuplicates,
+		HoneypotField:    cfg.HoneypotField,
+		TrustedProxies:   cfg.TrustedProxies,
+		AdminToken:       cfg.AdminToken,
+		CORSOrigins:      cfg.CORSOrigins,
+	}, p.ready, p.admin, reg)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

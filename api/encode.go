@@ -26,6 +26,9 @@ const maxName = 200
 // its configured name.
 type signupFields struct {
 	Email, List, Name, Website string
+	// Redirect is where a browser form post without JavaScript is sent
+	// afterwards, if its origin is allowed (see form.go).
+	Redirect string
 }
 
 // defaultHoneypot is the honeypot field's name unless configured (SPEC).
@@ -94,6 +97,8 @@ func (f *signupFields) field(key, honeypot string) *string {
 		return &f.List
 	case "name":
 		return &f.Name
+	case "redirect":
+		return &f.Redirect
 	}
 	return nil
 }

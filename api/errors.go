@@ -16,6 +16,8 @@ import (
 const (
 	codeTooLarge         service.Code = "payload_too_large"
 	codeUnsupportedMedia service.Code = "unsupported_media_type"
+	codeUnauthorized     service.Code = "unauthorized"
+	codeNotFound         service.Code = "not_found"
 )
 
 // statusOf is the only place a Code becomes an HTTP status.
@@ -25,6 +27,8 @@ var statusOf = map[service.Code]int{
 	service.CodeBlockedIP:      http.StatusForbidden,
 	codeTooLarge:               http.StatusRequestEntityTooLarge,
 	codeUnsupportedMedia:       http.StatusUnsupportedMediaType,
+	codeUnauthorized:           http.StatusUnauthorized,
+	codeNotFound:               http.StatusNotFound,
 	service.CodeInvalidEmail:   http.StatusUnprocessableEntity,
 	service.CodeUndeliverable:  http.StatusUnprocessableEntity,
 	service.CodeDisposable:     http.StatusUnprocessableEntity,
@@ -46,10 +50,17 @@ type errorDetail struct {
 	Message string       `json:"message"`
 }
 
-// writeError answers err. An error without a Code is our fault, not the
-// client's: it is logged in full and answered "unavailable", since no input
-// may yield a 500.
+// writeError answers err as JSON. An error without a Code is our fault, not
+// the client's: it is logged in full and answered "unavailable", since no
+// input may yield a 500.
 func writeError(c *gin.Context, log *slog.Logger, err error) {
+	status, e := classify(c, log, err)
+	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message}})
+}
+
+// classify returns the status and the *service.Error to answer err with,
+// whatever the body's format. It sets Retry-After and the logged outcome.
+func classify(c *gin.Context, log *slog.Logger, err error) (int, *service.Error) {
 	var e *service.Error
 	if !errors.As(err, &e) {
 		log.ErrorContext(c.Request.Context(), "unclassified error", "err", err)
@@ -64,7 +75,7 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 		c.Header("Retry-After", retryAfter(e.RetryAfter))
 	}
 	c.Set(ctxOutcome, string(e.Code))
-	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message}})
+	return status, e
 }
 
 // retryAfter renders d as whole seconds, rounded up, at least 1.

@@ -37,22 +37,25 @@ func recoverer(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// logRequests writes one line per request. Addresses are masked and client
-// IPs cut to their network: logs are kept longer than they should hold
-// personal data.
-func logRequests(log *slog.Logger) gin.HandlerFunc {
+// logRequests writes one line per request and counts it in m. Addresses are
+// masked and client IPs cut to their network: logs are kept longer than they
+// should hold personal data. Values are JSON strings, so a CR or LF a client
+// sends is escaped and cannot forge a line.
+func logRequests(log *slog.Logger, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		id := newRequestID()
 		c.Header("X-Request-Id", id)
 		c.Next()
+		elapsed := time.Since(start)
+		m.observe(c, elapsed)
 		attrs := []slog.Attr{
 			slog.String("id", id),
 			slog.String("method", c.Request.Method),
 			slog.String("route", c.FullPath()),
 			slog.Int("status", c.Writer.Status()),
 			slog.String("outcome", c.GetString(ctxOutcome)),
-			slog.Duration("latency", time.Since(start)),
+			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
 			slog.String("client", clientPrefix(clientOf(c))),
 		}
 		if e := c.GetString(ctxEmail); e != "" {

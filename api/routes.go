@@ -11,13 +11,34 @@ import (
 )
 
 // addRoutes registers every route signupguard serves.
-func addRoutes(r *gin.Engine, log *slog.Logger, signup *service.Signup, cfg Config, ready []Check, reg *prometheus.Registry) {
-	r.POST("/subscribe", handleSubscribe(log, signup, cfg))
+func addRoutes(r *gin.Engine, log *slog.Logger, signup *service.Signup, cfg Config, ready []Check, admin Admin, reg *prometheus.Registry) {
+	allowed := newOrigins(cfg.CORSOrigins)
+	r.POST("/subscribe", cors(allowed), handleSubscribe(log, signup, cfg, allowed))
+	r.OPTIONS("/subscribe", cors(allowed))
+	r.GET("/signupguard.js", handleScript())
 	r.GET("/healthz", handleHealthz())
 	r.GET("/readyz", handleReadyz(ready))
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+	r.GET("/openapi.yaml", handleOpenAPI())
+	// Without a token, /admin/ does not exist: every path is a 404.
+	if cfg.AdminToken != "" {
+		g := r.Group("/admin", requireToken(log, cfg.AdminToken))
+		if admin.Sources != nil {
+			g.GET("/blocklists", handleSources(log, admin.Sources))
+		}
+		if admin.Reload != nil {
+			g.POST("/blocklists/reload", handleReload(log, admin.Reload))
+		}
+		if admin.IPs != nil {
+			g.GET("/ip/:ip", handleIP(log, admin.IPs))
+		}
+		if admin.Bans != nil {
+			g.GET("/bans", handleBans(log, admin.Bans))
+			g.DELETE("/bans/*key", handleLift(log, admin.Bans))
+		}
+	}
 	r.NoRoute(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusNotFound, errorBody{Error: errorDetail{Code: "not_found", Message: "No such page."}})
+		c.AbortWithStatusJSON(http.StatusNotFound, errorBody{Error: errorDetail{Code: codeNotFound, Message: "No such page."}})
 	})
 	r.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: "method_not_allowed", Message: "That method is not allowed here."}})

@@ -27,6 +27,12 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
 	// with none, the client is the TCP peer. See clientIP.
 	TrustedProxies []netip.Prefix
+	// AdminToken is the bearer token of /admin/; empty turns /admin/ off.
+	AdminToken string
+	// CORSOrigins are the websites (scheme://host[:port]) whose pages may
+	// post from a browser and read the answer, and which a plain form post
+	// may be redirected back to.
+	CORSOrigins []string
 }
 
 // Check is one readiness condition: nil when ready, else the reason.
@@ -39,9 +45,10 @@ type Check struct {
 	Soft bool
 }
 
-// NewServer returns the HTTP handler of signupguard.
-// Metrics are served from reg at /metrics.
-func NewServer(log *slog.Logger, signup *service.Signup, cfg Config, ready []Check, reg *prometheus.Registry) http.Handler {
+// NewServer returns the HTTP handler of signupguard. admin holds the parts
+// /admin/ exposes when cfg.AdminToken is set. The HTTP metrics are
+// registered on reg, and everything on reg is served at /metrics.
+func NewServer(log *slog.Logger, signup *service.Signup, cfg Config, ready []Check, admin Admin, reg *prometheus.Registry) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// gin.New trusts every proxy's X-Forwarded-For; the client IP is
@@ -51,8 +58,8 @@ func NewServer(log *slog.Logger, signup *service.Signup, cfg Config, ready []Che
 	}
 	r.ForwardedByClientIP = false
 	r.HandleMethodNotAllowed = true
-	r.Use(recoverer(log), logRequests(log), withClientIP(cfg.TrustedProxies))
-	addRoutes(r, log, signup, cfg, ready, reg)
+	r.Use(recoverer(log), logRequests(log, newMetrics(reg)), withClientIP(cfg.TrustedProxies))
+	addRoutes(r, log, signup, cfg, ready, admin, reg)
 	return r
 }
 

@@ -39,7 +39,7 @@ func newTestServer(t testing.TB, cfg api.Config) *testServer {
 	signup := service.NewSignup(db, nil, nil, nil, nil, service.Config{Lists: []string{"default", "weekly"}})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ready := []api.Check{{Name: "postgres", Check: db.Ping}}
-	return &testServer{db: db, h: api.NewServer(log, signup, cfg, ready, prometheus.NewRegistry())}
+	return &testServer{db: db, h: api.NewServer(log, signup, cfg, ready, api.Admin{}, prometheus.NewRegistry())}
 }
 
 // do sends one request and returns the recorded answer.

@@ -15,18 +15,30 @@ type subscribeResponse struct {
 }
 
 // handleSubscribe serves POST /subscribe: decode, then the service pipeline.
-func handleSubscribe(log *slog.Logger, signup *service.Signup, cfg Config) gin.HandlerFunc {
+// A browser's plain form post (isBrowserForm) is answered with a redirect or
+// a page instead of JSON.
+func handleSubscribe(log *slog.Logger, signup *service.Signup, cfg Config, allowed origins) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		browser := isBrowserForm(c.Request)
+		var redirect string
+		fail := func(err error) {
+			if browser {
+				formError(c, log, allowed, redirect, err)
+				return
+			}
+			writeError(c, log, err)
+		}
 		mt, body, err := readBody(c.Request)
 		if err != nil {
-			writeError(c, log, err)
+			fail(err)
 			return
 		}
 		f, err := decodeSignup(mt, body, cfg.HoneypotField)
 		if err != nil {
-			writeError(c, log, err)
+			fail(err)
 			return
 		}
+		redirect = f.Redirect
 		c.Set(ctxEmail, f.Email)
 		v, err := signup.Subscribe(c.Request.Context(), service.Request{
 			Client:   clientOf(c),
@@ -36,7 +48,7 @@ func handleSubscribe(log *slog.Logger, signup *service.Signup, cfg Config) gin.H
 			Honeypot: f.Website,
 		})
 		if err != nil {
-			writeError(c, log, err)
+			fail(err)
 			return
 		}
 		status, resp := http.StatusAccepted, subscribeResponse{Status: "accepted", Email: v.Email}
@@ -47,6 +59,14 @@ func handleSubscribe(log *slog.Logger, signup *service.Signup, cfg Config) gin.H
 			}
 		}
 		c.Set(ctxOutcome, outcomeName(v.Outcome))
+		if browser {
+			msg := "Thank you: " + v.Email + " is signed up."
+			if resp.Status == "already_subscribed" {
+				msg = "Thank you: " + v.Email + " was already signed up."
+			}
+			formAnswer(c, allowed, redirect, status, resp.Status, msg)
+			return
+		}
 		c.JSON(status, resp)
 	}
 }

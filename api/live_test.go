@@ -1,0 +1,190 @@
+package api_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/signupguard/signupguard/api"
+	"github.com/signupguard/signupguard/internal/testenv"
+	"github.com/signupguard/signupguard/service"
+	"github.com/signupguard/signupguard/sql"
+)
+
+// liveServer is signupguard's HTTP layer on a loopback listener over a real
+// Postgres, with stand-ins only for the parts that are not the store.
+type liveServer struct {
+	*httptest.Server
+	db  *sql.DB
+	reg *prometheus.Registry
+	log *logBuffer
+}
+
+// logBuffer collects log lines; the server writes from its goroutines while
+// the test reads.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// parts are the optional pipeline parts of a test server; nil turns a check off.
+type parts struct {
+	ips        service.IPChecker
+	lim        service.Limiter
+	disposable service.DomainChecker
+	mx         service.MXVerifier
+	store      service.Store // nil: the test's own database
+	ready      []api.Check
+	admin      api.Admin
+}
+
+func newLiveServer(t testing.TB, cfg api.Config, p parts) *liveServer {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sql.Open(ctx, testenv.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store := p.store
+	if store == nil {
+		store = db
+	}
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	reg := prometheus.NewRegistry()
+	signup := service.NewSignup(store, p.ips, p.lim, p.disposable, p.mx, service.Config{Lists: []string{"default", "weekly"}})
+	srv := httptest.NewServer(api.NewServer(log, signup, cfg, p.ready, p.admin, reg))
+	t.Cleanup(srv.Close)
+	return &liveServer{Server: srv, db: db, reg: reg, log: logs}
+}
+
+// do sends a request and returns the answer with its body read.
+func (s *liveServer) do(t *testing.T, method, path, contentType, body string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+// rows counts the subscribers stored.
+func (s *liveServer) rows(t *testing.T) int {
+	t.Helper()
+	var n int
+	if err := s.db.Pool.QueryRow(context.Background(), "select count(*) from subscribers").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Stand-ins for the parts that are not the store, in wtf's mock style:
+// each method calls a function field.
+
+type IPChecker struct {
+	LookupFn func(ip netip.Addr) (string, netip.Prefix, bool)
+}
+
+func (m *IPChecker) Lookup(ip netip.Addr) (string, netip.Prefix, bool) { return m.LookupFn(ip) }
+
+type Limiter struct {
+	AllowFn  func(ctx context.Context, client netip.Addr) error
+	StrikeFn func(ctx context.Context, client netip.Addr, why service.Code)
+}
+
+func (m *Limiter) Allow(ctx context.Context, client netip.Addr) error { return m.AllowFn(ctx, client) }
+func (m *Limiter) Strike(ctx context.Context, client netip.Addr, why service.Code) {
+	if m.StrikeFn != nil {
+		m.StrikeFn(ctx, client, why)
+	}
+}
+
+type DomainChecker struct {
+	IsDisposableFn func(domain string) bool
+}
+
+func (m *DomainChecker) IsDisposable(domain string) bool { return m.IsDisposableFn(domain) }
+
+type MXVerifier struct {
+	VerifyMXFn func(ctx context.Context, domain string) error
+}
+
+func (m *MXVerifier) VerifyMX(ctx context.Context, domain string) error {
+	return m.VerifyMXFn(ctx, domain)
+}
+
+type SourceLister struct {
+	SourcesFn func(ctx context.Context) ([]api.Source, error)
+}
+
+func (m *SourceLister) Sources(ctx context.Context) ([]api.Source, error) { return m.SourcesFn(ctx) }
+
+type IPMatcher struct {
+	MatchesFn func(ip netip.Addr) []api.Match
+}
+
+func (m *IPMatcher) Matches(ip netip.Addr) []api.Match { return m.MatchesFn(ip) }
+
+type Reloader struct {
+	ReloadFn func(ctx context.Context) error
+}
+
+func (m *Reloader) Reload(ctx context.Context) error { return m.ReloadFn(ctx) }
+
+type BanKeeper struct {
+	BansFn func(ctx context.Context) ([]api.Ban, error)
+	LiftFn func(ctx context.Context, key string) error
+}
+
+func (m *BanKeeper) Bans(ctx context.Context) ([]api.Ban, error) { return m.BansFn(ctx) }
+func (m *BanKeeper) Lift(ctx context.Context, key string) error  { return m.LiftFn(ctx, key) }
+
+var (
+	_ service.IPChecker     = (*IPChecker)(nil)
+	_ service.Limiter       = (*Limiter)(nil)
+	_ service.DomainChecker = (*DomainChecker)(nil)
+	_ service.MXVerifier    = (*MXVerifier)(nil)
+	_ api.SourceLister      = (*SourceLister)(nil)
+	_ api.IPMatcher         = (*IPMatcher)(nil)
+	_ api.Reloader          = (*Reloader)(nil)
+	_ api.BanKeeper         = (*BanKeeper)(nil)
+)
