@@ -60,8 +60,11 @@ func check(ctx context.Context, cfg Config, log *slog.Logger, args []string, std
 	case err == nil:
 		fmt.Fprintln(stdout, "accept")
 		return nil
-	case code == "" || code == service.CodeUnavailable:
+	case code == "":
 		fmt.Fprintf(stdout, "error: %v\n", err)
+		return checkFailed{err}
+	case code == service.CodeUnavailable:
+		fmt.Fprintln(stdout, "error: unavailable (temporary; serve would answer 503)")
 		return checkFailed{err}
 	default:
 		fmt.Fprintf(stdout, "reject: %s\n", code)

@@ -11,7 +11,16 @@ import (
 
 func TestCheckCommand(t *testing.T) {
 	ctx := context.Background()
-	vars := map[string]string{"DATABASE_URL": testenv.PostgresURL(t), "SIGNUPGUARD_LOG_LEVEL": "error"}
+	dns := testenv.NewDNS(t,
+		"example.com. 300 IN MX 10 mx.example.com.",
+		"mx.example.com. 300 IN A 93.184.215.14",
+	)
+	dns.SetMode("servfail.example.net.", testenv.DNSServFail)
+	vars := map[string]string{
+		"DATABASE_URL":            testenv.PostgresURL(t),
+		"SIGNUPGUARD_DNS_SERVERS": dns.Addr(),
+		"SIGNUPGUARD_LOG_LEVEL":   "error",
+	}
 	var out, errOut bytes.Buffer
 	if err := run(ctx, []string{"signupguard", "migrate"}, env(vars), &out, &errOut); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, errOut.String())
@@ -25,7 +34,11 @@ func TestCheckCommand(t *testing.T) {
 		wantOut  []string
 	}{
 		{name: "Accept", args: []string{"jane.doe@example.com"}, wantExit: 0,
-			wantOut: []string{"check jane.doe@example.com", "email", "address jane.doe@example.com", "\naccept\n"}},
+			wantOut: []string{"check jane.doe@example.com", "email", "address jane.doe@example.com", "mx          example.com can receive mail", "\naccept\n"}},
+		{name: "RejectNXDOMAIN", args: []string{"jane@nowhere.example.net"}, wantExit: 1,
+			wantOut: []string{"mx", "NXDOMAIN", "reject: undeliverable_domain"}},
+		{name: "ErrDNS", args: []string{"jane@servfail.example.net"}, wantExit: 2,
+			wantOut: []string{"error: unavailable"}},
 		{name: "AcceptIP", args: []string{"192.0.2.1"}, wantExit: 0, wantOut: []string{"\naccept\n"}},
 		{name: "RejectSyntax", args: []string{"jane@shop.test"}, wantExit: 1,
 			wantOut: []string{"invalid_email: special-use domain", "\nreject: invalid_email\n"}},

@@ -49,7 +49,7 @@ func newMXServer(t *testing.T, dnsAddr string, acceptTempfail bool) *testServer 
 		AcceptMXTempfail: acceptTempfail,
 	})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return &testServer{db: db, h: api.NewServer(log, signup, api.Config{}, nil, reg)}
+	return &testServer{db: db, h: api.NewServer(log, signup, api.Config{}, nil, api.Admin{}, reg)}
 }
 
 func TestSubscribeMX(t *testing.T) {
