@@ -32,9 +32,11 @@ type SourceLister interface {
 // Source is one blocklist source as an operator sees it.
 type Source struct {
 	Name        string    `json:"name"`
+	Location    string    `json:"location,omitempty"`    // URL or file it is fetched from
 	Entries     int       `json:"entries"`               // prefixes in force
-	LastRefresh time.Time `json:"last_refresh,omitzero"` // last successful refresh; zero: never
-	LastError   string    `json:"last_error,omitempty"`  // why the last refresh failed; empty when it succeeded
+	FetchedAt   time.Time `json:"fetched_at,omitzero"`   // when the copy in force was downloaded; zero: none
+	LastRefresh time.Time `json:"last_refresh,omitzero"` // last successful check; zero: never
+	LastError   string    `json:"last_error,omitempty"`  // why the last check failed; empty when it succeeded
 }
 
 // IPMatcher names every source and prefix listing an IP, not only the
@@ -64,9 +66,9 @@ type BanKeeper interface {
 
 // Ban is a client the limiter turns away until a time.
 type Ban struct {
-	Key    string    `json:"key"`
-	Until  time.Time `json:"until"`
-	Reason string    `json:"reason,omitempty"`
+	Key   string    `json:"key"`   // the client: an IPv4 address or an IPv6 /64
+	Until time.Time `json:"until"` // when the ban ends
+	Level int       `json:"level"` // 1 for a first ban; each repeat doubles its length
 }
 
 // requireToken refuses requests without "Authorization: Bearer <token>".

@@ -21,8 +21,9 @@ func adminParts(reloads *int, lifted *[]string) api.Admin {
 	return api.Admin{
 		Sources: &SourceLister{SourcesFn: func(ctx context.Context) ([]api.Source, error) {
 			return []api.Source{
-				{Name: "spamhaus_drop", Entries: 1462, LastRefresh: refreshed},
-				{Name: "firehol_level1", Entries: 4512, LastRefresh: refreshed, LastError: "download: 503 Service Unavailable"},
+				{Name: "spamhaus_drop", Location: "https://www.spamhaus.org/drop/drop_v4.json", Entries: 1462, FetchedAt: refreshed, LastRefresh: refreshed},
+				{Name: "firehol_level1", Entries: 4512, FetchedAt: refreshed.Add(-time.Hour), LastRefresh: refreshed.Add(-time.Hour), LastError: "download: 503 Service Unavailable"},
+				{Name: "new_list", Location: "/etc/signupguard/new.txt"},
 			}, nil
 		}},
 		IPs: &IPMatcher{MatchesFn: func(ip netip.Addr) []api.Match {
@@ -37,9 +38,15 @@ func adminParts(reloads *int, lifted *[]string) api.Admin {
 		Reload: &Reloader{ReloadFn: func(ctx context.Context) error { *reloads++; return nil }},
 		Bans: &BanKeeper{
 			BansFn: func(ctx context.Context) ([]api.Ban, error) {
-				return []api.Ban{{Key: "2001:db8:1:2::/64", Until: refreshed.Add(time.Hour), Reason: "invalid_email"}}, nil
+				return []api.Ban{{Key: "2001:db8:1:2::/64", Until: refreshed.Add(time.Hour), Level: 2}}, nil
 			},
-			LiftFn: func(ctx context.Context, key string) error { *lifted = append(*lifted, key); return nil },
+			LiftFn: func(ctx context.Context, key string) error {
+				if key == "not-a-key" {
+					return service.Errorf(service.CodeInvalidRequest, "%q is neither an address nor a client key.", key)
+				}
+				*lifted = append(*lifted, key)
+				return nil
+			},
 		},
 	}
 }
@@ -89,8 +96,9 @@ func TestAdmin(t *testing.T) {
 	auth := []string{"Authorization", "Bearer " + token}
 	t.Run("Blocklists", func(t *testing.T) {
 		resp, body := s.do(t, "GET", "/admin/blocklists", "", "", auth...)
-		want := `{"sources":[{"name":"spamhaus_drop","entries":1462,"last_refresh":"2026-12-04T06:00:00Z"},` +
-			`{"name":"firehol_level1","entries":4512,"last_refresh":"2026-12-04T06:00:00Z","last_error":"download: 503 Service Unavailable"}]}`
+		want := `{"sources":[{"name":"spamhaus_drop","location":"https://www.spamhaus.org/drop/drop_v4.json","entries":1462,"fetched_at":"2026-12-04T06:00:00Z","last_refresh":"2026-12-04T06:00:00Z"},` +
+			`{"name":"firehol_level1","entries":4512,"fetched_at":"2026-12-04T05:00:00Z","last_refresh":"2026-12-04T05:00:00Z","last_error":"download: 503 Service Unavailable"},` +
+			`{"name":"new_list","location":"/etc/signupguard/new.txt","entries":0}]}`
 		if resp.StatusCode != http.StatusOK || body != want {
 			t.Errorf("got %d %s\nwant 200 %s", resp.StatusCode, body, want)
 		}
@@ -126,7 +134,7 @@ func TestAdmin(t *testing.T) {
 	})
 	t.Run("Bans", func(t *testing.T) {
 		resp, body := s.do(t, "GET", "/admin/bans", "", "", auth...)
-		want := `{"bans":[{"key":"2001:db8:1:2::/64","until":"2026-12-04T07:00:00Z","reason":"invalid_email"}]}`
+		want := `{"bans":[{"key":"2001:db8:1:2::/64","until":"2026-12-04T07:00:00Z","level":2}]}`
 		if resp.StatusCode != http.StatusOK || body != want {
 			t.Errorf("got %d %s, want 200 %s", resp.StatusCode, body, want)
 		}
@@ -143,9 +151,11 @@ func TestAdmin(t *testing.T) {
 		if len(lifted) != len(want) || lifted[0] != want[0] || lifted[1] != want[1] || lifted[2] != want[2] {
 			t.Errorf("lifted %q, want %q", lifted, want)
 		}
-		resp, body := s.do(t, "DELETE", "/admin/bans/", "", "", auth...)
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("DELETE without a key: %d %s, want 400", resp.StatusCode, body)
+		for _, path := range []string{"/admin/bans/", "/admin/bans/not-a-key"} {
+			resp, body := s.do(t, "DELETE", path, "", "", auth...)
+			if resp.StatusCode != http.StatusBadRequest || errorCode(t, []byte(body)) != "invalid_request" {
+				t.Errorf("DELETE %s: %d %s, want 400 invalid_request", path, resp.StatusCode, body)
+			}
 		}
 	})
 }
