@@ -71,12 +71,16 @@ type Ban struct {
 	Level int       `json:"level"` // 1 for a first ban; each repeat doubles its length
 }
 
-// requireToken refuses requests without "Authorization: Bearer <token>".
-// Both sides are hashed before the constant-time comparison, so neither the
-// content nor the length of the token leaks through timing.
+// requireToken refuses requests for /admin and below without
+// "Authorization: Bearer <token>"; other paths pass. Both sides are hashed
+// before the constant-time comparison, so neither the content nor the
+// length of the token leaks through timing.
 func requireToken(log *slog.Logger, token string) gin.HandlerFunc {
 	want := sha256.Sum256([]byte(token))
 	return func(c *gin.Context) {
+		if p := c.Request.URL.Path; p != "/admin" && !strings.HasPrefix(p, "/admin/") {
+			return
+		}
 		scheme, got, _ := strings.Cut(c.GetHeader("Authorization"), " ")
 		sum := sha256.Sum256([]byte(got))
 		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {

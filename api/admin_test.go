@@ -52,6 +52,8 @@ func adminParts(reloads *int, lifted *[]string) api.Admin {
 }
 
 var adminRoutes = []struct{ method, path string }{
+	{"GET", "/admin/no-such-route"},
+	{"GET", "/admin"},
 	{"GET", "/admin/blocklists"},
 	{"POST", "/admin/blocklists/reload"},
 	{"GET", "/admin/ip/192.0.2.1"},

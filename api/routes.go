@@ -13,6 +13,12 @@ import (
 // addRoutes registers every route signupguard serves.
 func addRoutes(r *gin.Engine, log *slog.Logger, signup *service.Signup, cfg Config, ready []Check, admin Admin, reg *prometheus.Registry) {
 	allowed := newOrigins(cfg.CORSOrigins)
+	// Without a token, /admin/ does not exist: every path is a 404. With
+	// one, every /admin/ path, known or not, first needs the token, so an
+	// unauthenticated client learns nothing of which routes exist.
+	if cfg.AdminToken != "" {
+		r.Use(requireToken(log, cfg.AdminToken))
+	}
 	r.POST("/subscribe", cors(allowed), handleSubscribe(log, signup, cfg, allowed))
 	r.OPTIONS("/subscribe", cors(allowed))
 	r.GET("/signupguard.js", handleScript())
@@ -20,9 +26,8 @@ func addRoutes(r *gin.Engine, log *slog.Logger, signup *service.Signup, cfg Conf
 	r.GET("/readyz", handleReadyz(ready))
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	r.GET("/openapi.yaml", handleOpenAPI())
-	// Without a token, /admin/ does not exist: every path is a 404.
 	if cfg.AdminToken != "" {
-		g := r.Group("/admin", requireToken(log, cfg.AdminToken))
+		g := r.Group("/admin")
 		if admin.Sources != nil {
 			g.GET("/blocklists", handleSources(log, admin.Sources))
 		}
