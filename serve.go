@@ -84,8 +84,14 @@ func wire(ctx context.Context, cfg Config, db *sql.DB, log *slog.Logger, reg pro
 	})
 	return parts{
 		signup: signup,
-		ready:  append([]api.Check{{Name: "postgres", Check: db.Ping}, {Name: "blocklists", Check: lists.Ready}}, limitChecks...),
-		close:  func() { bl.stop(); closeLimiter() },
+		admin: api.Admin{
+			Sources: storedSources{bl.stored},
+			IPs:     liveMatcher{lists},
+			Reload:  bl.reloader,
+			Bans:    banKeeper{lim},
+		},
+		ready: append([]api.Check{{Name: "postgres", Check: db.Ping}, {Name: "blocklists", Check: lists.Ready}}, limitChecks...),
+		close: func() { bl.stop(); closeLimiter() },
 	}, nil
 }
 

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -67,5 +71,69 @@ func TestServeOps(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Errorf("serve: %v", err)
+	}
+}
+
+// TestServeAdmin checks /admin/ wired to the real blocklists and limiter,
+// and check against the same settings.
+func TestServeAdmin(t *testing.T) {
+	const token = "0123456789abcdef-admin"
+	list := filepath.Join(t.TempDir(), "drop.txt")
+	if err := os.WriteFile(list, []byte("198.51.100.0/24 ; SBL1\n203.0.113.7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dns := testenv.NewDNS(t)
+	vars := map[string]string{
+		"DATABASE_URL":            testenv.PostgresURL(t),
+		"SIGNUPGUARD_DNS_SERVERS": dns.Addr(),
+		"SIGNUPGUARD_ADMIN_TOKEN": token,
+		"SIGNUPGUARD_BLOCKLISTS":  "drop=" + list + ",remote=http://127.0.0.1:1/never.txt",
+		"SIGNUPGUARD_BAN_STRIKES": "1",
+	}
+	base, stop := startServe(t, vars)
+	call := func(method, path string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	want := func(method, path string, wantCode int, wantBody string) {
+		t.Helper()
+		if code, body := call(method, path); code != wantCode || !strings.Contains(body, wantBody) {
+			t.Errorf("%s %s: %d %s\nwant %d with %s", method, path, code, body, wantCode, wantBody)
+		}
+	}
+	// A file source never refreshed is read directly; refresh stores URL sources.
+	want("GET", "/admin/blocklists", 200, `{"sources":[{"name":"drop","location":"`+list+`","entries":2,"fetched_at":"`)
+	want("GET", "/admin/blocklists", 200, `{"name":"remote","location":"http://127.0.0.1:1/never.txt","entries":0,"last_error":"never fetched: run signupguard refresh"}]}`)
+	want("GET", "/admin/ip/198.51.100.9", 200, `"blocked":true,"matches":[{"source":"drop","prefix":"198.51.100.0/24"}]`)
+	want("GET", "/admin/ip/192.0.2.1", 200, `"listed":false`)
+	want("POST", "/admin/blocklists/reload", 200, `{"status":"reloaded"}`)
+
+	// More refusals than SIGNUPGUARD_BAN_STRIKES earn this client (127.0.0.1) a ban.
+	for range 3 {
+		resp, err := http.Post(base+"/subscribe", "application/json", strings.NewReader(`{"email":"x@localhost"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	want("GET", "/admin/bans", 200, `"key":"127.0.0.1/32"`)
+	want("DELETE", "/admin/bans/127.0.0.1", 204, "")
+	want("GET", "/admin/bans", 200, `{"bans":[]}`)
+	if err := stop(); err != nil {
+		t.Errorf("serve: %v", err)
+	}
+
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"signupguard", "check", "198.51.100.9"}, env(vars), &out, io.Discard)
+	if exitCode(err) != 1 || !strings.Contains(out.String(), "listed by drop as 198.51.100.0/24") {
+		t.Errorf("check 198.51.100.9: exit %d (%v)\n%s\nwant 1 naming drop and 198.51.100.0/24", exitCode(err), err, out.String())
 	}
 }

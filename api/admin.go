@@ -40,9 +40,19 @@ type Source struct {
 }
 
 // IPMatcher names every source and prefix listing an IP, not only the
-// first one the pipeline stops at.
+// first one the pipeline stops at, and reports whether the allowlist
+// covers it (then it is never blocked, listed or not).
 type IPMatcher interface {
-	Matches(ip netip.Addr) []Match
+	Matches(ip netip.Addr) (matches []Match, allowlisted bool)
+}
+
+// ipReport is the answer of GET /admin/ip/{ip}.
+type ipReport struct {
+	IP          netip.Addr `json:"ip"`
+	Listed      bool       `json:"listed"`      // some source lists it
+	Allowlisted bool       `json:"allowlisted"` // SIGNUPGUARD_ALLOWLIST covers it
+	Blocked     bool       `json:"blocked"`     // listed and not allowlisted: /subscribe answers 403
+	Matches     []Match    `json:"matches"`
 }
 
 // Match is one source listing an IP.
@@ -112,11 +122,11 @@ func handleIP(log *slog.Logger, ips IPMatcher) gin.HandlerFunc {
 			return
 		}
 		ip = ip.Unmap()
-		matches := ips.Matches(ip)
+		matches, allowed := ips.Matches(ip)
 		if matches == nil {
 			matches = []Match{}
 		}
-		c.JSON(http.StatusOK, gin.H{"ip": ip, "listed": len(matches) > 0, "matches": matches})
+		c.JSON(http.StatusOK, ipReport{IP: ip, Listed: len(matches) > 0, Allowlisted: allowed, Blocked: len(matches) > 0 && !allowed, Matches: matches})
 	}
 }
 

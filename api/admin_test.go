@@ -26,14 +26,15 @@ func adminParts(reloads *int, lifted *[]string) api.Admin {
 				{Name: "new_list", Location: "/etc/signupguard/new.txt"},
 			}, nil
 		}},
-		IPs: &IPMatcher{MatchesFn: func(ip netip.Addr) []api.Match {
+		IPs: &IPMatcher{MatchesFn: func(ip netip.Addr) ([]api.Match, bool) {
+			allowed := ip == netip.MustParseAddr("5.6.7.99")
 			if netip.MustParsePrefix("5.6.7.0/24").Contains(ip) {
 				return []api.Match{
 					{Source: "spamhaus_drop", Prefix: netip.MustParsePrefix("5.6.7.0/24")},
 					{Source: "firehol_level1", Prefix: netip.MustParsePrefix("5.6.0.0/16")},
-				}
+				}, allowed
 			}
-			return nil
+			return nil, allowed
 		}},
 		Reload: &Reloader{ReloadFn: func(ctx context.Context) error { *reloads++; return nil }},
 		Bans: &BanKeeper{
@@ -111,9 +112,10 @@ func TestAdmin(t *testing.T) {
 			wantStatus int
 			want       string
 		}{
-			{"5.6.7.8", 200, `{"ip":"5.6.7.8","listed":true,"matches":[{"source":"spamhaus_drop","prefix":"5.6.7.0/24"},{"source":"firehol_level1","prefix":"5.6.0.0/16"}]}`},
-			{"::ffff:5.6.7.8", 200, `{"ip":"5.6.7.8","listed":true,"matches":[{"source":"spamhaus_drop","prefix":"5.6.7.0/24"},{"source":"firehol_level1","prefix":"5.6.0.0/16"}]}`},
-			{"2001:db8::1", 200, `{"ip":"2001:db8::1","listed":false,"matches":[]}`},
+			{"5.6.7.8", 200, `{"ip":"5.6.7.8","listed":true,"allowlisted":false,"blocked":true,"matches":[{"source":"spamhaus_drop","prefix":"5.6.7.0/24"},{"source":"firehol_level1","prefix":"5.6.0.0/16"}]}`},
+			{"::ffff:5.6.7.8", 200, `{"ip":"5.6.7.8","listed":true,"allowlisted":false,"blocked":true,"matches":[{"source":"spamhaus_drop","prefix":"5.6.7.0/24"},{"source":"firehol_level1","prefix":"5.6.0.0/16"}]}`},
+			{"5.6.7.99", 200, `{"ip":"5.6.7.99","listed":true,"allowlisted":true,"blocked":false,"matches":[{"source":"spamhaus_drop","prefix":"5.6.7.0/24"},{"source":"firehol_level1","prefix":"5.6.0.0/16"}]}`},
+			{"2001:db8::1", 200, `{"ip":"2001:db8::1","listed":false,"allowlisted":false,"blocked":false,"matches":[]}`},
 			{"not-an-ip", 400, ""},
 			{"5.6.7", 400, ""},
 			{"fe80::1%25eth0", 400, ""},

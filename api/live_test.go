@@ -159,10 +159,10 @@ type SourceLister struct {
 func (m *SourceLister) Sources(ctx context.Context) ([]api.Source, error) { return m.SourcesFn(ctx) }
 
 type IPMatcher struct {
-	MatchesFn func(ip netip.Addr) []api.Match
+	MatchesFn func(ip netip.Addr) ([]api.Match, bool)
 }
 
-func (m *IPMatcher) Matches(ip netip.Addr) []api.Match { return m.MatchesFn(ip) }
+func (m *IPMatcher) Matches(ip netip.Addr) ([]api.Match, bool) { return m.MatchesFn(ip) }
 
 type Reloader struct {
 	ReloadFn func(ctx context.Context) error
