@@ -54,6 +54,10 @@ func TestServeOps(t *testing.T) {
 		"signupguard_sql_pool_acquired_conns",
 		"signupguard_sql_pool_acquires_total",
 		"signupguard_mx_lookups_total",
+		"signupguard_mx_cache_misses_total",
+		"signupguard_limit_strikes_total",
+		"signupguard_limit_keys",
+		"signupguard_limit_bans",
 		"go_goroutines",
 	} {
 		if !strings.Contains(metrics, "\n"+family) {
