@@ -13,10 +13,11 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// static holds the drop-in form's script and the snippet documented in the
-// README (form.html), which the browser test serves as a website would.
+// static holds the drop-in form's script. Beside it, static/form.html is
+// the snippet the README shows and the browser test serves as a website
+// would.
 //
-//go:embed static/signupguard.js static/form.html
+//go:embed static/signupguard.js
 var static embed.FS
 
 // handleScript serves /signupguard.js.
