@@ -19,7 +19,12 @@ import (
 func TestServeOps(t *testing.T) {
 	dns := testenv.NewDNS(t, "example.com. 300 IN MX 10 mx.example.com.", "mx.example.com. 300 IN A 93.184.215.14")
 	const token = "0123456789abcdef-ops"
+	list := filepath.Join(t.TempDir(), "drop.txt")
+	if err := os.WriteFile(list, []byte("198.51.100.0/24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	base, stop := startServe(t, map[string]string{
+		"SIGNUPGUARD_BLOCKLISTS":   "drop=" + list,
 		"DATABASE_URL":             testenv.PostgresURL(t),
 		"SIGNUPGUARD_DNS_SERVERS":  dns.Addr(),
 		"SIGNUPGUARD_ADMIN_TOKEN":  token,
@@ -58,6 +63,8 @@ func TestServeOps(t *testing.T) {
 		"signupguard_limit_strikes_total",
 		"signupguard_limit_keys",
 		"signupguard_limit_bans",
+		"signupguard_blocklist_entries",
+		"signupguard_blocklist_reloads_total",
 		"go_goroutines",
 	} {
 		if !strings.Contains(metrics, "\n"+family) {
