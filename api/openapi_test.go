@@ -77,10 +77,16 @@ func TestOpenAPI(t *testing.T) {
 			}
 			return nil
 		}},
-		ready: []api.Check{{Name: "redis", Check: func(ctx context.Context) error { return errors.New("connection refused") }}},
+		ready: []api.Check{
+			{Name: "postgres", Check: func(ctx context.Context) error { return errors.New("connection refused") }},
+			{Name: "redis", Check: func(ctx context.Context) error { return errors.New("connection refused") }, Soft: true},
+		},
 		admin: adminParts(new(int), new([]string)),
 	})
 	reveal := newLiveServer(t, api.Config{RevealDuplicates: true}, parts{})
+	degraded := newLiveServer(t, api.Config{}, parts{ready: []api.Check{
+		{Name: "redis", Check: func(ctx context.Context) error { return errors.New("connection refused") }, Soft: true},
+	}})
 	refusing := newLiveServer(t, api.Config{}, parts{
 		ips: &IPChecker{LookupFn: func(ip netip.Addr) (string, netip.Prefix, bool) { return "test", blocked, blocked.Contains(ip) }},
 	})
@@ -134,6 +140,7 @@ func TestOpenAPI(t *testing.T) {
 		{"Healthz", s, "GET", "/healthz", "", "", nil, 200},
 		{"Ready", reveal, "GET", "/readyz", "", "", nil, 200},
 		{"NotReady", s, "GET", "/readyz", "", "", nil, 503},
+		{"ReadyDegraded", degraded, "GET", "/readyz", "", "", nil, 200},
 		{"Metrics", s, "GET", "/metrics", "", "", nil, 200},
 		{"OpenAPI", s, "GET", "/openapi.yaml", "", "", nil, 200},
 		{"AdminBlocklists", s, "GET", "/admin/blocklists", "", "", auth, 200},
