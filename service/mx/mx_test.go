@@ -142,7 +142,7 @@ func newZone(t *testing.T) *testenv.DNSServer {
 
 // newVerifier returns a Verifier asking servers, with a short per-query
 // timeout so that silent servers cost the tests little.
-func newVerifier(t *testing.T, servers ...string) *Verifier {
+func newVerifier(t testing.TB, servers ...string) *Verifier {
 	t.Helper()
 	v, err := New(Config{Servers: servers, QueryTimeout: 200 * time.Millisecond}, prometheus.NewRegistry())
 	if err != nil {
