@@ -6,10 +6,11 @@ import (
 )
 
 // cacheEntry is a remembered verdict: nil (deliverable) or the
-// *service.Error to return, until expires.
+// *service.Error to return, until expires, and the answers it rests on.
 type cacheEntry struct {
 	err     error
 	expires time.Time
+	ev      *evidence
 }
 
 // evictSample is how many entries a full cache looks at to make room.

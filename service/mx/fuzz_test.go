@@ -1,6 +1,7 @@
 package mx
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -8,7 +9,8 @@ import (
 
 // FuzzAnswer feeds arbitrary DNS messages to the code that reads answers:
 // it must not panic, must stop following CNAMEs at the bound, and must
-// never offer more than maxTargets hosts or one that is not a host name.
+// never offer more than maxTargets hosts or one that is not a host name,
+// and must explain what it read in a few lines.
 func FuzzAnswer(f *testing.F) {
 	for _, rrs := range [][]string{
 		{"a.example.com. 300 IN MX 10 mx.example.com.", "a.example.com. 300 IN MX 0 ."},
@@ -38,9 +40,19 @@ func FuzzAnswer(f *testing.F) {
 		}
 		name := dns.CanonicalName(r.Question[0].Name)
 		negative(r)
-		_, rrs, _, hops := walk(r, name, dns.TypeMX)
+		end, rrs, _, hops := walk(r, name, dns.TypeMX)
 		if hops > maxCNAME+1 {
 			t.Fatalf("walk followed %d CNAMEs", hops)
+		}
+		// What check prints of the answer: a bounded number of lines.
+		lines := newUsed(name, dns.TypeMX, answer{name: end, rrs: rrs}, nil).appendLines(nil)
+		if len(lines) > maxShown+2 {
+			t.Fatalf("%d lines explain one answer", len(lines))
+		}
+		for _, l := range lines {
+			if l == "" || strings.ContainsAny(l, "\n\t") {
+				t.Fatalf("explanation line %q", l)
+			}
 		}
 		hosts, _ := targets(rrs)
 		if len(hosts) > maxTargets {

@@ -80,7 +80,7 @@ type Verifier struct {
 	now     func() time.Time // replaced in tests
 }
 
-var _ service.MXVerifier = (*Verifier)(nil)
+var _ service.MXExplainer = (*Verifier)(nil)
 
 // New returns a Verifier. Its metrics are registered on reg.
 func New(cfg Config, reg prometheus.Registerer) (*Verifier, error) {
@@ -128,6 +128,7 @@ func (v *Verifier) VerifyMX(ctx context.Context, domain string) error {
 	}
 	if e, ok := v.cache.get(name, v.now()); ok {
 		v.metrics.hits.Inc()
+		e.ev.hits.Add(1)
 		return e.err
 	}
 	v.metrics.misses.Inc()
@@ -135,6 +136,7 @@ func (v *Verifier) VerifyMX(ctx context.Context, domain string) error {
 		// A lookup that finished between our cache miss and this call
 		// has stored its verdict: use it rather than ask again.
 		if e, ok := v.cache.get(name, v.now()); ok {
+			e.ev.hits.Add(1)
 			return e.err, nil
 		}
 		// The lookup is shared: one caller going away must not cancel it
@@ -164,24 +166,28 @@ func detach(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(context.WithoutCancel(ctx), d)
 }
 
-// lookup asks DNS whether name can receive mail. It returns the verdict
-// and until when it may be cached.
+// lookup asks DNS whether name can receive mail. It returns the verdict,
+// until when it may be cached and the answers it rests on.
 func (v *Verifier) lookup(ctx context.Context, name string) cacheEntry {
 	start := time.Now()
 	l := &lookup{v: v, ttl: math.MaxUint32}
 	ok, why, err := l.mailDomain(ctx, name)
 	v.metrics.duration.Observe(time.Since(start).Seconds())
 	now := v.now()
+	e := cacheEntry{ev: &evidence{used: l.used, at: now}}
 	switch {
 	case err != nil:
 		v.metrics.lookups.WithLabelValues("tempfail").Inc()
-		return cacheEntry{err: v.unavailable(err), expires: now.Add(v.cfg.TempfailTTL)}
+		e.err, e.expires = v.unavailable(err), now.Add(v.cfg.TempfailTTL)
 	case !ok:
 		v.metrics.lookups.WithLabelValues("undeliverable").Inc()
-		return cacheEntry{err: undeliverable(fmt.Errorf("%s: %s", name, why)), expires: now.Add(clamp(l.ttl, v.cfg.MinTTL, v.cfg.MaxNegativeTTL))}
+		e.err = undeliverable(fmt.Errorf("%s: %s", name, why))
+		e.expires = now.Add(clamp(l.ttl, v.cfg.MinTTL, v.cfg.MaxNegativeTTL))
+	default:
+		v.metrics.lookups.WithLabelValues("deliverable").Inc()
+		e.expires = now.Add(clamp(l.ttl, v.cfg.MinTTL, v.cfg.MaxTTL))
 	}
-	v.metrics.lookups.WithLabelValues("deliverable").Inc()
-	return cacheEntry{expires: now.Add(clamp(l.ttl, v.cfg.MinTTL, v.cfg.MaxTTL))}
+	return e
 }
 
 func clamp(ttl uint32, lo, hi time.Duration) time.Duration {
@@ -205,11 +211,14 @@ func (v *Verifier) unavailable(cause error) error {
 	}
 }
 
-// lookup is one verification: it remembers the smallest TTL of the
-// answers it used, which is how long its verdict holds.
+// lookup is one verification: it remembers the answers it used, and their
+// smallest TTL, which is how long its verdict holds. Every query of a
+// verification goes through its resolve, so what ExplainMX shows is what
+// the verdict was drawn from, not a second lookup that might differ.
 type lookup struct {
-	v   *Verifier
-	ttl uint32
+	v    *Verifier
+	ttl  uint32
+	used []used
 }
 
 func (l *lookup) resolve(ctx context.Context, name string, qtype uint16) (answer, error) {
@@ -217,6 +226,7 @@ func (l *lookup) resolve(ctx context.Context, name string, qtype uint16) (answer
 	if err == nil {
 		l.ttl = min(l.ttl, a.ttl)
 	}
+	l.used = append(l.used, newUsed(name, qtype, a, err))
 	return a, err
 }
 

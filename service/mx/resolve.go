@@ -19,6 +19,7 @@ var errChain = fmt.Errorf("CNAME chain longer than %d", maxCNAME)
 
 // answer is what a name and type resolved to, after CNAMEs.
 type answer struct {
+	name     string   // the end of the CNAME chain: the asked name without one
 	rrs      []dns.RR // records of the asked type at the end of the chain
 	nxdomain bool     // the name, or the end of its chain, does not exist
 	ttl      uint32   // seconds the answer may be remembered
@@ -42,13 +43,13 @@ func (v *Verifier) resolve(ctx context.Context, name string, qtype uint16) (answ
 			return answer{}, fmt.Errorf("%s: %w", name, errChain)
 		}
 		if len(rrs) > 0 {
-			a.rrs = rrs
+			a.name, a.rrs = end, rrs
 			return a, nil
 		}
 		soa, negTTL := negative(r)
 		if end == name || soa || r.Rcode == dns.RcodeNameError {
 			// RFC 6604: the rcode speaks of the last name in the chain.
-			a.nxdomain = r.Rcode == dns.RcodeNameError
+			a.name, a.nxdomain = end, r.Rcode == dns.RcodeNameError
 			a.ttl = min(a.ttl, negTTL)
 			return a, nil
 		}
