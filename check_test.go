@@ -34,9 +34,11 @@ func TestCheckCommand(t *testing.T) {
 		wantOut  []string
 	}{
 		{name: "Accept", args: []string{"jane.doe@example.com"}, wantExit: 0,
-			wantOut: []string{"check jane.doe@example.com", "email", "address jane.doe@example.com", "mx          example.com can receive mail", "\naccept\n"}},
+			wantOut: []string{"check jane.doe@example.com", "email", "address jane.doe@example.com", "mx          example.com can receive mail",
+				"\n    DNS: example.com. MX 10 mx.example.com.\n    DNS: mx.example.com. A 93.184.215.14\n",
+				"DNS: verdict from these answers, not the cache", "\naccept\n"}},
 		{name: "RejectNXDOMAIN", args: []string{"jane@nowhere.example.net"}, wantExit: 1,
-			wantOut: []string{"mx", "NXDOMAIN", "reject: undeliverable_domain"}},
+			wantOut: []string{"mx", "NXDOMAIN", "DNS: nowhere.example.net. NXDOMAIN", "reject: undeliverable_domain"}},
 		{name: "ErrDNS", args: []string{"jane@servfail.example.net"}, wantExit: 2,
 			wantOut: []string{"error: unavailable"}},
 		{name: "AcceptIP", args: []string{"192.0.2.1"}, wantExit: 0, wantOut: []string{"\naccept\n"}},
