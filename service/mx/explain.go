@@ -85,8 +85,12 @@ func (v *Verifier) ExplainMX(ctx context.Context, domain string) []string {
 	now := v.now()
 	left := e.expires.Sub(now).Round(time.Second)
 	if n := e.ev.hits.Load(); n > 0 {
-		return append(out, fmt.Sprintf("verdict from the cache (served from it %d times): looked up %v ago, expires in %v",
-			n, now.Sub(e.ev.at).Round(time.Second), left))
+		times := "once"
+		if n > 1 {
+			times = fmt.Sprintf("%d times", n)
+		}
+		return append(out, fmt.Sprintf("verdict from the cache (served from it %s): looked up %v ago, expires in %v",
+			times, now.Sub(e.ev.at).Round(time.Second), left))
 	}
 	return append(out, fmt.Sprintf("verdict from these answers, not the cache; cached for %v", left))
 }
