@@ -58,6 +58,9 @@ type Config struct {
 	// Operators and website owners (api: admin, CORS, forms).
 	AdminToken  string
 	CORSOrigins []string
+
+	// Batched inserts (sql.Batcher).
+	BatchWindow time.Duration
 }
 
 // setting is one environment variable: its default, its help line, and how
@@ -129,6 +132,14 @@ func settings() []setting {
 			}},
 		{"SIGNUPGUARD_RELOAD_INTERVAL", "30s", "serve: how often stored blocklists are checked for changes when no notification arrives",
 			func(c *Config, v string) (err error) { c.ReloadInterval, err = parsePositiveDuration(v); return err }},
+		{"SIGNUPGUARD_BATCH_WINDOW", "1ms", "how long one writer gathers concurrent signups into a single insert; 0 inserts each on its own",
+			func(c *Config, v string) (err error) {
+				c.BatchWindow, err = time.ParseDuration(v)
+				if err == nil && (c.BatchWindow < 0 || c.BatchWindow > time.Second) {
+					err = fmt.Errorf("want 0 to 1s")
+				}
+				return err
+			}},
 		{"SIGNUPGUARD_LOG_LEVEL", "info", "debug, info, warn or error",
 			func(c *Config, v string) error {
 				switch v {

@@ -77,7 +77,13 @@ func wire(ctx context.Context, cfg Config, db *sql.DB, log *slog.Logger, reg pro
 		closeLimiter()
 		return parts{}, err
 	}
-	signup := service.NewSignup(db, lists, lim, disposable, verifier, service.Config{
+	var store service.Store = db
+	closeStore := func() {}
+	if cfg.BatchWindow > 0 {
+		b := sql.NewBatcher(db, sql.BatchConfig{Window: cfg.BatchWindow})
+		store, closeStore = b, b.Close
+	}
+	signup := service.NewSignup(store, lists, lim, disposable, verifier, service.Config{
 		Lists:            cfg.Lists,
 		MXTimeout:        cfg.MXTimeout,
 		AcceptMXTempfail: cfg.AcceptMXTempfail,
@@ -91,7 +97,8 @@ func wire(ctx context.Context, cfg Config, db *sql.DB, log *slog.Logger, reg pro
 			Bans:    banKeeper{lim},
 		},
 		ready: append([]api.Check{{Name: "postgres", Check: db.Ping}, {Name: "blocklists", Check: lists.Ready}}, limitChecks...),
-		close: func() { bl.stop(); closeLimiter() },
+		// After the HTTP server has drained, so queued signups are written.
+		close: func() { closeStore(); bl.stop(); closeLimiter() },
 	}, nil
 }
 

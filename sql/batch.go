@@ -1,0 +1,253 @@
+package sql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/signupguard/signupguard/service"
+)
+
+var _ service.Store = (*Batcher)(nil)
+
+// ErrClosed is returned by Batcher.AddSubscriber after Close.
+var ErrClosed = errors.New("subscriber batcher is closed")
+
+// BatchConfig tunes a Batcher. Zero fields take the defaults.
+type BatchConfig struct {
+	// Window is how long the writer waits for more subscriptions after the
+	// first of a batch arrives. Default 1 ms.
+	Window time.Duration
+	// MaxSize ends a batch early. Default 256.
+	MaxSize int
+	// Timeout bounds one batch's statement. Default 5 s.
+	Timeout time.Duration
+}
+
+// Batcher stores subscribers like DB.AddSubscriber, but one writer goroutine
+// gathers the subscriptions that arrive within a short window into a single
+// multi-row statement: one round trip and one commit serve many requests,
+// where one insert per request is bound by Postgres's per-statement cost.
+// Each caller still learns its own outcome, and only after the commit.
+type Batcher struct {
+	db    *DB
+	cfg   BatchConfig
+	queue chan *pendingAdd
+	quit  chan struct{} // closed by Close: stop taking work
+	done  chan struct{} // closed when the writer has finished
+	once  sync.Once
+}
+
+// pendingAdd is one caller waiting for its batch.
+type pendingAdd struct {
+	ctx  context.Context
+	sub  service.Subscriber
+	res  chan addResult // buffered: the writer never blocks on a caller
+	gone bool           // gave up before its batch was sent; set by the writer only
+}
+
+type addResult struct {
+	created bool
+	err     error
+}
+
+// NewBatcher starts the writer. Close stops it.
+func NewBatcher(db *DB, cfg BatchConfig) *Batcher {
+	if cfg.Window <= 0 {
+		cfg.Window = time.Millisecond
+	}
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = 256
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	b := &Batcher{
+		db:    db,
+		cfg:   cfg,
+		queue: make(chan *pendingAdd, cfg.MaxSize),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	go b.write()
+	return b
+}
+
+// AddSubscriber queues s for the next batch and waits for that batch's
+// commit. When ctx ends first it returns ctx's error: the row may still be
+// committed, as the Store contract allows for any error.
+func (b *Batcher) AddSubscriber(ctx context.Context, s service.Subscriber) (bool, error) {
+	p := &pendingAdd{ctx: ctx, sub: s, res: make(chan addResult, 1)}
+	select {
+	case b.queue <- p:
+	case <-b.quit:
+		return false, ErrClosed
+	case <-ctx.Done():
+		return false, fmt.Errorf("queue subscriber: %w", ctx.Err())
+	}
+	select {
+	case r := <-p.res:
+		return r.created, r.err
+	case <-ctx.Done():
+		return false, fmt.Errorf("wait for batch: %w", ctx.Err())
+	case <-b.done:
+		// The writer drains the queue before it finishes, so an answer
+		// may be waiting; without one, p arrived after the drain.
+		select {
+		case r := <-p.res:
+			return r.created, r.err
+		default:
+			return false, ErrClosed
+		}
+	}
+}
+
+// Close stops taking subscriptions, writes those already queued, and waits
+// for the writer to finish.
+func (b *Batcher) Close() {
+	b.once.Do(func() { close(b.quit) })
+	<-b.done
+}
+
+// write is the writer goroutine: it takes the first waiting subscription,
+// gathers more for up to Window or MaxSize, and stores them in one statement.
+func (b *Batcher) write() {
+	defer close(b.done)
+	batch := make([]*pendingAdd, 0, b.cfg.MaxSize)
+	timer := time.NewTimer(0)
+	<-timer.C
+	for {
+		batch = batch[:0]
+		select {
+		case p := <-b.queue:
+			batch = append(batch, p)
+		case <-b.quit:
+			b.drain(batch)
+			return
+		}
+		timer.Reset(b.cfg.Window)
+	gather:
+		for len(batch) < b.cfg.MaxSize {
+			select {
+			case p := <-b.queue:
+				batch = append(batch, p)
+			case <-timer.C:
+				break gather
+			case <-b.quit:
+				break gather
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		b.flush(batch)
+	}
+}
+
+// drain writes whatever is still queued once Close was called.
+func (b *Batcher) drain(batch []*pendingAdd) {
+	for {
+		select {
+		case p := <-b.queue:
+			batch = append(batch, p)
+			if len(batch) < b.cfg.MaxSize {
+				continue
+			}
+		default:
+		}
+		if len(batch) == 0 {
+			return
+		}
+		b.flush(batch)
+		batch = batch[:0]
+	}
+}
+
+// insertBatch inserts one row per element of the arrays. ON CONFLICT DO
+// NOTHING skips keys already stored, or being stored by a racing
+// transaction (READ COMMITTED waits for it), and RETURNING names the keys
+// this statement created. Arrays keep the statement text fixed, so it is
+// prepared once per connection whatever the batch size.
+const insertBatch = `
+insert into subscribers (list, address, address_key, name, client_ip)
+select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::inet[])
+on conflict (list, address_key) do nothing
+returning list, address_key`
+
+// batchKey identifies a row for dedupe.
+type batchKey struct{ list, key string }
+
+// flush stores batch and answers every caller in it. Callers that gave up
+// before the batch was sent are skipped: nothing of theirs is written.
+// Of several subscriptions of one key, the first is sent and the others
+// share its fate as duplicates, so exactly one is created.
+func (b *Batcher) flush(batch []*pendingAdd) {
+	first := make(map[batchKey]*pendingAdd, len(batch))
+	var lists, addrs, keys, names []string
+	var ips []*netip.Addr
+	for _, p := range batch {
+		if p.ctx.Err() != nil {
+			p.gone = true
+			p.res <- addResult{err: fmt.Errorf("wait for batch: %w", p.ctx.Err())}
+			continue
+		}
+		k := batchKey{p.sub.List, p.sub.Address.Key}
+		if _, ok := first[k]; ok {
+			continue
+		}
+		first[k] = p
+		lists = append(lists, p.sub.List)
+		addrs = append(addrs, p.sub.Address.String())
+		keys = append(keys, p.sub.Address.Key)
+		names = append(names, p.sub.Name)
+		var ip *netip.Addr
+		if p.sub.Client.IsValid() {
+			a := p.sub.Client.Unmap()
+			ip = &a
+		}
+		ips = append(ips, ip)
+	}
+	if len(first) == 0 {
+		return
+	}
+	created, err := b.insert(lists, addrs, keys, names, ips)
+	for _, p := range batch {
+		k := batchKey{p.sub.List, p.sub.Address.Key}
+		switch {
+		case p.gone:
+		case err != nil:
+			p.res <- addResult{err: err}
+		default:
+			p.res <- addResult{created: first[k] == p && created[k]}
+		}
+	}
+}
+
+// insert runs insertBatch and returns the keys it created.
+func (b *Batcher) insert(lists, addrs, keys, names []string, ips []*netip.Addr) (map[batchKey]bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Timeout)
+	defer cancel()
+	rows, err := b.db.Pool.Query(ctx, insertBatch, lists, addrs, keys, names, ips)
+	if err != nil {
+		return nil, fmt.Errorf("insert %d subscribers: %w", len(keys), err)
+	}
+	defer rows.Close()
+	created := make(map[batchKey]bool, len(keys))
+	for rows.Next() {
+		var k batchKey
+		if err := rows.Scan(&k.list, &k.key); err != nil {
+			return nil, fmt.Errorf("insert %d subscribers: %w", len(keys), err)
+		}
+		created[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert %d subscribers: %w", len(keys), err)
+	}
+	return created, nil
+}
