@@ -1,10 +1,12 @@
 package sql
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,13 +27,18 @@ type BatchConfig struct {
 	MaxSize int
 	// Timeout bounds one batch's statement. Default 5 s.
 	Timeout time.Duration
+	// InFlight is how many batches may be written at once, each on its own
+	// connection. Default 4.
+	InFlight int
 }
 
 // Batcher stores subscribers like DB.AddSubscriber, but one writer goroutine
 // gathers the subscriptions that arrive within a short window into a single
 // multi-row statement: one round trip and one commit serve many requests,
 // where one insert per request is bound by Postgres's per-statement cost.
-// Each caller still learns its own outcome, and only after the commit.
+// Up to InFlight such statements run at once, so the window and the round
+// trip of one batch do not idle the others. Each caller still learns its
+// own outcome, and only after the commit.
 type Batcher struct {
 	db    *DB
 	cfg   BatchConfig
@@ -64,6 +71,9 @@ func NewBatcher(db *DB, cfg BatchConfig) *Batcher {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.InFlight <= 0 {
+		cfg.InFlight = 4
 	}
 	b := &Batcher{
 		db:    db,
@@ -113,20 +123,45 @@ func (b *Batcher) Close() {
 }
 
 // write is the writer goroutine: it takes the first waiting subscription,
-// gathers more for up to Window or MaxSize, and stores them in one statement.
+// gathers more for up to Window or MaxSize, and hands the batch to a
+// flusher. While every flusher is busy it keeps gathering, so batches grow
+// with the load instead of queueing behind each other.
 func (b *Batcher) write() {
+	var flushing sync.WaitGroup
 	defer close(b.done)
-	batch := make([]*pendingAdd, 0, b.cfg.MaxSize)
-	timer := time.NewTimer(0)
-	<-timer.C
+	defer flushing.Wait()
+	slots := make(chan struct{}, b.cfg.InFlight)
+	dispatch := func(batch []*pendingAdd) {
+		for len(batch) < b.cfg.MaxSize {
+			select {
+			case slots <- struct{}{}:
+				flushing.Go(func() { b.flush(batch); <-slots })
+				return
+			case p := <-b.queue:
+				batch = append(batch, p)
+			}
+		}
+		slots <- struct{}{}
+		flushing.Go(func() { b.flush(batch); <-slots })
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
-		batch = batch[:0]
+		batch := make([]*pendingAdd, 0, b.cfg.MaxSize)
 		select {
 		case p := <-b.queue:
 			batch = append(batch, p)
 		case <-b.quit:
-			b.drain(batch)
-			return
+			// Close: write what is still queued, then stop.
+			for {
+				select {
+				case p := <-b.queue:
+					dispatch(append(batch, p))
+					batch = make([]*pendingAdd, 0, b.cfg.MaxSize)
+				default:
+					return
+				}
+			}
 		}
 		timer.Reset(b.cfg.Window)
 	gather:
@@ -136,36 +171,10 @@ func (b *Batcher) write() {
 				batch = append(batch, p)
 			case <-timer.C:
 				break gather
-			case <-b.quit:
-				break gather
 			}
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		b.flush(batch)
-	}
-}
-
-// drain writes whatever is still queued once Close was called.
-func (b *Batcher) drain(batch []*pendingAdd) {
-	for {
-		select {
-		case p := <-b.queue:
-			batch = append(batch, p)
-			if len(batch) < b.cfg.MaxSize {
-				continue
-			}
-		default:
-		}
-		if len(batch) == 0 {
-			return
-		}
-		b.flush(batch)
-		batch = batch[:0]
+		timer.Stop()
+		dispatch(batch)
 	}
 }
 
@@ -189,8 +198,7 @@ type batchKey struct{ list, key string }
 // share its fate as duplicates, so exactly one is created.
 func (b *Batcher) flush(batch []*pendingAdd) {
 	first := make(map[batchKey]*pendingAdd, len(batch))
-	var lists, addrs, keys, names []string
-	var ips []*netip.Addr
+	var leaders []*pendingAdd
 	for _, p := range batch {
 		if p.ctx.Err() != nil {
 			p.gone = true
@@ -198,10 +206,26 @@ func (b *Batcher) flush(batch []*pendingAdd) {
 			continue
 		}
 		k := batchKey{p.sub.List, p.sub.Address.Key}
-		if _, ok := first[k]; ok {
-			continue
+		if _, ok := first[k]; !ok {
+			first[k] = p
+			leaders = append(leaders, p)
 		}
-		first[k] = p
+	}
+	if len(leaders) == 0 {
+		return
+	}
+	// Batches in flight at once lock their keys in one order, so two
+	// batches holding the same keys wait for each other instead of
+	// deadlocking.
+	slices.SortFunc(leaders, func(x, y *pendingAdd) int {
+		return cmp.Or(cmp.Compare(x.sub.List, y.sub.List), cmp.Compare(x.sub.Address.Key, y.sub.Address.Key))
+	})
+	lists := make([]string, 0, len(leaders))
+	addrs := make([]string, 0, len(leaders))
+	keys := make([]string, 0, len(leaders))
+	names := make([]string, 0, len(leaders))
+	ips := make([]*netip.Addr, 0, len(leaders))
+	for _, p := range leaders {
 		lists = append(lists, p.sub.List)
 		addrs = append(addrs, p.sub.Address.String())
 		keys = append(keys, p.sub.Address.Key)
@@ -212,9 +236,6 @@ func (b *Batcher) flush(batch []*pendingAdd) {
 			ip = &a
 		}
 		ips = append(ips, ip)
-	}
-	if len(first) == 0 {
-		return
 	}
 	created, err := b.insert(lists, addrs, keys, names, ips)
 	for _, p := range batch {
