@@ -112,8 +112,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		"SIGNUPGUARD_LISTEN=127.0.0.1:0",
 		"SIGNUPGUARD_BLOCKLISTS=bench=" + list,
 		"SIGNUPGUARD_DNS_SERVERS=" + dnsAddr,
-		// Limits are measured elsewhere; here they would only cut throughput.
-		"SIGNUPGUARD_RATE_LIMIT=1000000/s",
+		// Limits and bans are measured elsewhere; here they would only cut
+		// throughput (and the invalid addresses would earn bans).
+		"SIGNUPGUARD_RATE_LIMIT=off",
+		"SIGNUPGUARD_NETWORK_RATE_LIMIT=off",
+		"SIGNUPGUARD_GLOBAL_RATE_LIMIT=off",
+		"SIGNUPGUARD_BAN_STRIKES=0",
+		"REDIS_URL=",
 		"SIGNUPGUARD_LOG_LEVEL=" + o.logLevel,
 	}
 	if o.batch != "" {

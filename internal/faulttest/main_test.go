@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/signupguard/signupguard/api"
+	"github.com/signupguard/signupguard/internal/testenv"
 	"github.com/signupguard/signupguard/service"
 	"github.com/signupguard/signupguard/sql"
 )
@@ -64,12 +65,27 @@ type process struct {
 
 // startBinary runs "signupguard serve" on a free loopback port with env
 // added to ours, and returns once /readyz answers 200. It kills the process
-// when t ends if it is still running.
+// when t ends if it is still running. Its DNS server knows example.org, the
+// domain of the tests' addresses; rate limits and bans are off, since the
+// tests send far more than a person would from one address.
 func startBinary(t *testing.T, env ...string) *process {
 	t.Helper()
+	ns := testenv.NewDNS(t,
+		"example.org. 3600 IN MX 10 mail.example.org.",
+		"mail.example.org. 3600 IN A 93.184.215.14",
+	)
 	cmd := exec.Command(binary, "serve")
 	// The log is read for the listening address, then thrown away.
-	cmd.Env = append(os.Environ(), append([]string{"SIGNUPGUARD_LISTEN=127.0.0.1:0", "SIGNUPGUARD_LOG_LEVEL=info"}, env...)...)
+	cmd.Env = append(os.Environ(), append([]string{
+		"SIGNUPGUARD_LISTEN=127.0.0.1:0",
+		"SIGNUPGUARD_LOG_LEVEL=info",
+		"SIGNUPGUARD_DNS_SERVERS=" + ns.Addr(),
+		"SIGNUPGUARD_RATE_LIMIT=off",
+		"SIGNUPGUARD_NETWORK_RATE_LIMIT=off",
+		"SIGNUPGUARD_GLOBAL_RATE_LIMIT=off",
+		"SIGNUPGUARD_BAN_STRIKES=0",
+		"REDIS_URL=",
+	}, env...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
