@@ -91,25 +91,27 @@ on conflict (list, address_key) do nothing;
 `
 
 // pgbench runs pgbenchScript for d at concurrency conc against url and
-// returns its transactions per second.
-func pgbench(ctx context.Context, bin, dir, url string, conc int, d time.Duration) (float64, error) {
+// returns its transactions per second and the CPU seconds pgbench used.
+func pgbench(ctx context.Context, bin, dir, url string, conc int, d time.Duration) (float64, float64, error) {
 	script := filepath.Join(dir, "insert.sql")
 	if err := os.WriteFile(script, []byte(pgbenchScript), 0o644); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	secs := max(1, int(d.Round(time.Second)/time.Second))
 	cmd := exec.CommandContext(ctx, bin, "-n", "-M", "prepared", "-c", strconv.Itoa(conc), "-j", "2",
 		"-T", strconv.Itoa(secs), "-f", script, url)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("pgbench: %w\n%s", err, out)
+		return 0, 0, fmt.Errorf("pgbench: %w\n%s", err, out)
 	}
+	cpu := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	re := regexp.MustCompile(`^tps = ([0-9.]+) \(without initial connection time\)`)
 	for sc.Scan() {
 		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			return strconv.ParseFloat(m[1], 64)
+			tps, err := strconv.ParseFloat(m[1], 64)
+			return tps, cpu, err
 		}
 	}
-	return 0, fmt.Errorf("pgbench printed no tps:\n%s", out)
+	return 0, 0, fmt.Errorf("pgbench printed no tps:\n%s", out)
 }

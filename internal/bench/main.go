@@ -43,6 +43,7 @@ func main() {
 	flag.IntVar(&o.conc, "c", 32, "requests in flight in throughput runs (and pgbench clients)")
 	flag.IntVar(&o.rate, "rate", 500, "requests per second in latency runs")
 	flag.StringVar(&o.logLevel, "log-level", "info", "SIGNUPGUARD_LOG_LEVEL of the service")
+	flag.IntVar(&o.pgPid, "pg-pid", 0, "pid of the cluster's postmaster, to count Postgres's CPU (0: not counted)")
 	flag.StringVar(&o.batch, "batch-window", "", "SIGNUPGUARD_BATCH_WINDOW of the service (empty: its default)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -56,6 +57,7 @@ func main() {
 type options struct {
 	bin, db, pgbench   string
 	rounds, conc, rate int
+	pgPid              int
 	duration           time.Duration
 	logLevel, batch    string
 }
@@ -70,8 +72,12 @@ var (
 // A case's figures over all rounds.
 type series struct {
 	rps, p50, p99 []float64
-	sent, bad     int
-	example       string
+	// CPU seconds per answered request of the server, the load generator
+	// (vegeta or pgbench) and Postgres
+	server, client, pg []float64
+	busy               []float64 // share of the machine's CPUs busy during the run
+	sent, bad          int
+	example            string
 }
 
 func (s *series) add(m measure, latency bool) {
@@ -176,15 +182,32 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			server := svc
+			if name == "bare" {
+				server = base
+			}
+			before := readCPU(server.cmd.Process.Pid, o.pgPid)
 			m := attack(loads[name], o.conc, 0, o.duration)
+			used := readCPU(server.cmd.Process.Pid, o.pgPid).sub(before)
 			fig[name].add(m, false)
+			ok := float64(max(1, m.sent-m.bad))
+			fig[name].server = append(fig[name].server, used.server/ok)
+			fig[name].client = append(fig[name].client, used.client/ok)
+			fig[name].pg = append(fig[name].pg, used.pg/ok)
+			fig[name].busy = append(fig[name].busy, used.busy/used.total)
 			rps[name] = m.rps
 		}
-		tps, err := pgbench(ctx, o.pgbench, dir, o.db, o.conc, o.duration)
+		before := readCPU(0, o.pgPid)
+		tps, client, err := pgbench(ctx, o.pgbench, dir, o.db, o.conc, o.duration)
 		if err != nil {
 			return err
 		}
+		used := readCPU(0, o.pgPid).sub(before)
+		txs := tps * o.duration.Seconds()
 		fig["pgbench"].rps = append(fig["pgbench"].rps, tps)
+		fig["pgbench"].client = append(fig["pgbench"].client, client/txs)
+		fig["pgbench"].pg = append(fig["pgbench"].pg, used.pg/txs)
+		fig["pgbench"].busy = append(fig["pgbench"].busy, used.busy/used.total)
 		ratioBlocked = append(ratioBlocked, rps["blocked"]/rps["bare"])
 		ratioNew = append(ratioNew, rps["new"]/tps)
 		for _, name := range []string{"bare", "blocked", "new"} {
@@ -195,20 +218,22 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 	fmt.Fprintf(out, "%d rounds of %s per case; throughput at %d in flight (pgbench: %d clients); latency at a constant %d requests/s\n\n",
 		o.rounds, o.duration, o.conc, o.conc, o.rate)
-	fmt.Fprintln(out, "| case | requests/s (median) | range over rounds | p50 | p99 | ratio (median, range) | goal | not as expected |")
-	fmt.Fprintln(out, "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+	fmt.Fprintln(out, "| case | requests/s (median) | range over rounds | p50 | p99 | ratio (median, range) | goal | CPU per request: server, client, Postgres | machine busy | not as expected |")
+	fmt.Fprintln(out, "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
 	row := func(label, name, ratio, goal string) {
 		s := fig[name]
 		lat50, lat99 := "", ""
 		if len(s.p50) > 0 {
 			lat50, lat99 = ms(median(s.p50)), ms(median(s.p99))
 		}
-		bad := ""
+		bad, server := "", "–"
 		if name != "pgbench" {
 			bad = fmt.Sprintf("%d of %d", s.bad, s.sent)
+			server = fmt.Sprintf("%.0f", median(s.server)*1e6)
 		}
-		fmt.Fprintf(out, "| %s | %.0f | %.0f–%.0f | %s | %s | %s | %s | %s |\n",
-			label, median(s.rps), slices.Min(s.rps), slices.Max(s.rps), lat50, lat99, ratio, goal, bad)
+		cpu := fmt.Sprintf("%s, %.0f, %.0f µs", server, median(s.client)*1e6, median(s.pg)*1e6)
+		fmt.Fprintf(out, "| %s | %.0f | %.0f–%.0f | %s | %s | %s | %s | %s | %.0f%% | %s |\n",
+			label, median(s.rps), slices.Min(s.rps), slices.Max(s.rps), lat50, lat99, ratio, goal, cpu, 100*median(s.busy), bad)
 	}
 	row("bare gin handler (baseline)", "bare", "", "")
 	row("/subscribe, blocked IP (403)", "blocked", spread(ratioBlocked)+" of bare", "≥ 0.8")
