@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/signupguard/signupguard/api"
+	"github.com/signupguard/signupguard/blocklist"
 	"github.com/signupguard/signupguard/internal/testenv"
 	"github.com/signupguard/signupguard/service"
 	"github.com/signupguard/signupguard/sql"
@@ -67,19 +68,25 @@ type process struct {
 // added to ours, and returns once /readyz answers 200. It kills the process
 // when t ends if it is still running. Its DNS server knows example.org, the
 // domain of the tests' addresses; rate limits and bans are off, since the
-// tests send far more than a person would from one address.
+// tests send far more than a person would from one address. The blocklist
+// is blockedPrefix, from a file.
 func startBinary(t *testing.T, env ...string) *process {
 	t.Helper()
 	ns := testenv.NewDNS(t,
 		"example.org. 3600 IN MX 10 mail.example.org.",
 		"mail.example.org. 3600 IN A 93.184.215.14",
 	)
+	list := filepath.Join(t.TempDir(), "blocked.txt")
+	if err := os.WriteFile(list, []byte(blockedPrefix+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(binary, "serve")
 	// The log is read for the listening address, then thrown away.
 	cmd.Env = append(os.Environ(), append([]string{
 		"SIGNUPGUARD_LISTEN=127.0.0.1:0",
 		"SIGNUPGUARD_LOG_LEVEL=info",
 		"SIGNUPGUARD_DNS_SERVERS=" + ns.Addr(),
+		"SIGNUPGUARD_BLOCKLISTS=faulttest=" + list,
 		"SIGNUPGUARD_RATE_LIMIT=off",
 		"SIGNUPGUARD_NETWORK_RATE_LIMIT=off",
 		"SIGNUPGUARD_GLOBAL_RATE_LIMIT=off",
@@ -141,21 +148,14 @@ func waitReady(t *testing.T, base string) {
 	}
 }
 
-// prefixes is an IPChecker over a fixed list: the fault tests need a
-// blocklist's answer, not a blocklist's loading.
-type prefixes []netip.Prefix
+// blockedPrefix covers the sources the tests send blocked requests from.
+const blockedPrefix = "127.0.0.128/25"
 
-func (ps prefixes) Lookup(ip netip.Addr) (string, netip.Prefix, bool) {
-	for _, p := range ps {
-		if p.Contains(ip) {
-			return "faulttest", p, true
-		}
-	}
-	return "", netip.Prefix{}, false
+// blockedSet is a blocklist of blockedPrefix alone.
+func blockedSet() *blocklist.Set {
+	set, _ := blocklist.New([]blocklist.Source{{Name: "faulttest", Prefixes: []netip.Prefix{netip.MustParsePrefix(blockedPrefix)}}}, blocklist.Options{})
+	return set
 }
-
-// blocked lists the sources the tests send blocked requests from.
-var blocked = prefixes{netip.MustParsePrefix("127.0.0.128/25")}
 
 // inProcess is signupguard wired as serve wires it, in this process, so a
 // test can count goroutines and measure the heap.
@@ -179,7 +179,7 @@ func startInProcess(t *testing.T, dbURL string, mx service.MXVerifier, cfg servi
 	}
 	store := sql.NewBatcher(db, sql.BatchConfig{})
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	signup := service.NewSignup(store, blocked, nil, nil, mx, cfg)
+	signup := service.NewSignup(store, blockedSet(), nil, nil, mx, cfg)
 	h := api.NewServer(log, signup, api.Config{}, []api.Check{{Name: "postgres", Check: db.Ping}}, prometheus.NewRegistry())
 	if wrap != nil {
 		h = wrap(h)
