@@ -115,7 +115,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	env := []string{
 		"DATABASE_URL=" + o.db,
-		"SIGNUPGUARD_LISTEN=127.0.0.1:0",
 		"SIGNUPGUARD_BLOCKLISTS=bench=" + list,
 		"SIGNUPGUARD_DNS_SERVERS=" + dnsAddr,
 		// Limits and bans are measured elsewhere; here they would only cut

@@ -3,15 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -23,11 +24,20 @@ type proc struct {
 	done chan error
 }
 
-// startService runs "signupguard serve" with env and waits until it is ready.
-// Its JSON log is read for the listening address, then thrown away.
+// startService runs "signupguard serve" on a free loopback port with env and
+// waits until it is ready. Its log is thrown away but for the last lines,
+// shown if it fails to start.
 func startService(ctx context.Context, bin string, env []string) (*proc, error) {
+	// A port found free may be taken before the service binds it; then the
+	// service exits, and so does the bench, saying why.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), env...), "SIGNUPGUARD_LISTEN="+addr)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -35,33 +45,22 @@ func startService(ctx context.Context, bin string, env []string) (*proc, error) 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	p := &proc{cmd: cmd, done: make(chan error, 1)}
-	addrc := make(chan string, 1)
+	p := &proc{cmd: cmd, addr: addr, done: make(chan error, 1)}
+	var mu sync.Mutex
 	var tail []string // the last lines, for an error message
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addrc <- line.Addr
-				break
-			}
+			mu.Lock()
 			tail = append(tail[max(0, len(tail)-20):], sc.Text())
+			mu.Unlock()
 		}
 		io.Copy(io.Discard, stderr)
 		p.done <- cmd.Wait()
 	}()
-	select {
-	case p.addr = <-addrc:
-	case err := <-p.done:
-		return nil, fmt.Errorf("signupguard serve exited: %v\n%s", err, strings.Join(tail, "\n"))
-	case <-time.After(60 * time.Second):
-		p.stop()
-		return nil, errors.New("signupguard serve did not listen within 60s")
-	}
 	// Ready means Postgres answers and the blocklists are loaded.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get("http://" + p.addr + "/readyz")
 		if err == nil {
@@ -72,12 +71,18 @@ func startService(ctx context.Context, bin string, env []string) (*proc, error) 
 		}
 		if time.Now().After(deadline) {
 			p.stop()
-			return nil, fmt.Errorf("signupguard not ready within 30s: %v", err)
+			mu.Lock()
+			defer mu.Unlock()
+			return nil, fmt.Errorf("signupguard not ready within 60s: %v\n%s", err, strings.Join(tail, "\n"))
 		}
 		select {
 		case <-ctx.Done():
 			p.stop()
 			return nil, ctx.Err()
+		case err := <-p.done:
+			mu.Lock()
+			defer mu.Unlock()
+			return nil, fmt.Errorf("signupguard serve exited: %v\n%s", err, strings.Join(tail, "\n"))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
