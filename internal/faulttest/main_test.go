@@ -212,7 +212,12 @@ type answer struct {
 
 // client returns an HTTP client sending from the loopback address from.
 func client(from string, timeout time.Duration, keepAlive bool) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	if from != "127.0.0.1" {
+		// Binding before connecting takes a port of its own for every
+		// destination; leave 127.0.0.1 to connect, which shares ports.
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
 	return &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{

@@ -2,6 +2,7 @@ package faulttest
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -68,6 +69,9 @@ func TestSoak(t *testing.T) {
 			a.err = err
 			return a
 		}
+		// Drained, so the connection is reused: a new one per request would
+		// exhaust the ephemeral ports.
+		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		a.status = resp.StatusCode
 		return a
