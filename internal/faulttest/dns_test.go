@@ -32,7 +32,7 @@ func TestDNSSilent(t *testing.T) {
 				t.Fatal(err)
 			}
 			dbURL := testenv.PostgresURL(t)
-			srv := startInProcess(t, dbURL, verifier, service.Config{MXTimeout: mxTimeout, AcceptMXTempfail: accept}, nil)
+			srv := startInProcess(t, dbURL, nil, verifier, service.Config{MXTimeout: mxTimeout, AcceptMXTempfail: accept}, nil)
 			c := client("127.0.0.1", 10*time.Second, true)
 			if a := subscribe(c, srv.URL, "before@example.org"); a.status != http.StatusAccepted {
 				t.Fatalf("with DNS answering: status %d, err %v", a.status, a.err)

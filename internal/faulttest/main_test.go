@@ -165,8 +165,9 @@ type inProcess struct {
 }
 
 // startInProcess serves signupguard on a free loopback port, storing into
-// dbURL through the batcher. wrap, when not nil, wraps the handler.
-func startInProcess(t *testing.T, dbURL string, mx service.MXVerifier, cfg service.Config, wrap func(http.Handler) http.Handler) *inProcess {
+// dbURL through the batcher. A nil lim or mx turns that check off; wrap,
+// when not nil, wraps the handler.
+func startInProcess(t *testing.T, dbURL string, lim service.Limiter, mx service.MXVerifier, cfg service.Config, wrap func(http.Handler) http.Handler) *inProcess {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sql.Open(ctx, dbURL)
@@ -179,7 +180,7 @@ func startInProcess(t *testing.T, dbURL string, mx service.MXVerifier, cfg servi
 	}
 	store := sql.NewBatcher(db, sql.BatchConfig{})
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	signup := service.NewSignup(store, blockedSet(), nil, nil, mx, cfg)
+	signup := service.NewSignup(store, blockedSet(), lim, nil, mx, cfg)
 	h := api.NewServer(log, signup, api.Config{}, []api.Check{{Name: "postgres", Check: db.Ping}}, prometheus.NewRegistry())
 	if wrap != nil {
 		h = wrap(h)

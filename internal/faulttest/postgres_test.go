@@ -23,7 +23,7 @@ func TestPostgresStopped(t *testing.T) {
 		timeout  = 10 * time.Second // the clients'
 	)
 	pg := testenv.NewCluster(t)
-	srv := startInProcess(t, pg.URL, nil, service.Config{}, nil)
+	srv := startInProcess(t, pg.URL, nil, nil, service.Config{}, nil)
 	ok := client("127.0.0.1", timeout, true)
 	bad := client("127.0.0.200", timeout, true)
 	g := startLoad(6, func(n int) answer {

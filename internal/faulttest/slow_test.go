@@ -21,7 +21,7 @@ import (
 // no 5xx, and its goroutines must return to where they were. It runs alone
 // (not in parallel) so that the goroutine count is the server's.
 func TestSlowClients(t *testing.T) {
-	srv := startInProcess(t, testenv.PostgresURL(t), nil, service.Config{}, nil)
+	srv := startInProcess(t, testenv.PostgresURL(t), nil, nil, service.Config{}, nil)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	waitReady(t, srv.URL)
 	http.DefaultClient.CloseIdleConnections()

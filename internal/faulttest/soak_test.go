@@ -3,6 +3,7 @@ package faulttest
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -12,15 +13,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/signupguard/signupguard/internal/testenv"
 	"github.com/signupguard/signupguard/service"
+	"github.com/signupguard/signupguard/service/limit"
 )
 
-// TestSoak sends a minute of mixed traffic from ever new IPv6 clients (one
-// /64 after another, which is what fills per-client maps) and checks that
-// the server's heap and goroutines stay flat after a warm-up: every
-// per-client structure must be bounded. It runs alone (not in parallel) so
-// the figures are the server's; -short cuts it to 20 s.
+// TestSoak sends a minute of mixed traffic (new, duplicate and invalid
+// addresses, honeypot, blocked IP) from ever new IPv6 clients, a new /64
+// and /48 each time, which is what fills the limiter's tables, and checks
+// that the server's heap and goroutines stay flat after a warm-up: every
+// per-client structure must be bounded. Once the limiter's table is full,
+// new clients share its overflow bucket and most get 429, which is part of
+// what is soaked. It runs alone (not in parallel) so the figures are the
+// server's; -short cuts it to 20 s.
 func TestSoak(t *testing.T) {
 	length, warmUp := 60*time.Second, 15*time.Second
 	if testing.Short() {
@@ -42,11 +48,21 @@ func TestSoak(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	}
-	srv := startInProcess(t, dbURL, nil, service.Config{}, peer)
+	// The real limiter, with its tables kept small so that the soak fills
+	// them many times over: what must stay flat is bounded by MaxKeys.
+	cfg := limit.DefaultConfig()
+	cfg.Global = limit.Rate{}
+	cfg.MaxKeys = 1000
+	lim, err := limit.NewMemory(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startInProcess(t, dbURL, lim, nil, service.Config{}, peer)
 	c := client("127.0.0.1", 10*time.Second, true)
 	send := func(n int) answer {
 		time.Sleep(pace) // pacing the load, not synchronisation
-		from := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n), 15: 1}).String()
+		// A new /64 and a new /48 for every request.
+		from := netip.AddrFrom16([16]byte{0x2a, 0x00, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n), 15: 1}).String()
 		var body string
 		switch n % 5 {
 		case 0:
