@@ -319,7 +319,7 @@ func TestSubscribeConcurrentBatched(t *testing.T) {
 			b := mustBatcher(t, db, sql.BatchConfig{})
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			signup := service.NewSignup(b, nil, nil, nil, nil, service.Config{})
-			srv := httptest.NewServer(api.NewServer(log, signup, api.Config{RevealDuplicates: reveal}, nil, prometheus.NewRegistry()))
+			srv := httptest.NewServer(api.NewServer(log, signup, api.Config{RevealDuplicates: reveal}, nil, api.Admin{}, prometheus.NewRegistry()))
 			defer srv.Close()
 			const n = 64
 			answers := make(map[string]int)

@@ -181,7 +181,7 @@ func startInProcess(t *testing.T, dbURL string, lim service.Limiter, mx service.
 	store := sql.NewBatcher(db, sql.BatchConfig{})
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	signup := service.NewSignup(store, blockedSet(), lim, nil, mx, cfg)
-	h := api.NewServer(log, signup, api.Config{}, []api.Check{{Name: "postgres", Check: db.Ping}}, prometheus.NewRegistry())
+	h := api.NewServer(log, signup, api.Config{}, []api.Check{{Name: "postgres", Check: db.Ping}}, api.Admin{}, prometheus.NewRegistry())
 	if wrap != nil {
 		h = wrap(h)
 	}
