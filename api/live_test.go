@@ -12,10 +12,11 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/signupguard/signupguard/api"
-	"github.com/signupguard/signupguard/internal/testenv"
 	"github.com/signupguard/signupguard/service"
 	"github.com/signupguard/signupguard/sql"
+	"github.com/signupguard/signupguard/sql/sqltest"
 )
 
 // liveServer is signupguard's HTTP layer on a loopback listener over a real
@@ -59,15 +60,7 @@ type parts struct {
 
 func newLiveServer(t testing.TB, cfg api.Config, p parts) *liveServer {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sql.Open(ctx, testenv.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := sqltest.Open(t)
 	store := p.store
 	if store == nil {
 		store = db

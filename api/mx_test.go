@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,11 +8,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/signupguard/signupguard/api"
 	"github.com/signupguard/signupguard/internal/testenv"
 	"github.com/signupguard/signupguard/service"
 	"github.com/signupguard/signupguard/service/mx"
-	"github.com/signupguard/signupguard/sql"
+	"github.com/signupguard/signupguard/sql/sqltest"
 )
 
 // mxZone has one domain per MX verdict the API reports.
@@ -30,15 +30,7 @@ var mxZone = []string{
 // asking dnsAddr, under the tempfail policy given.
 func newMXServer(t *testing.T, dnsAddr string, acceptTempfail bool) *testServer {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sql.Open(ctx, testenv.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := sqltest.Open(t)
 	reg := prometheus.NewRegistry()
 	verifier, err := mx.New(mx.Config{Servers: []string{dnsAddr}}, reg)
 	if err != nil {

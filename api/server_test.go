@@ -11,10 +11,11 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/signupguard/signupguard/api"
-	"github.com/signupguard/signupguard/internal/testenv"
 	"github.com/signupguard/signupguard/service"
 	"github.com/signupguard/signupguard/sql"
+	"github.com/signupguard/signupguard/sql/sqltest"
 )
 
 // testServer is the real handler over a real Postgres store.
@@ -27,15 +28,7 @@ type testServer struct {
 // limit, disposable or MX step) on a fresh database.
 func newTestServer(t testing.TB, cfg api.Config) *testServer {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sql.Open(ctx, testenv.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := sqltest.Open(t)
 	signup := service.NewSignup(db, nil, nil, nil, nil, service.Config{Lists: []string{"default", "weekly"}})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ready := []api.Check{{Name: "postgres", Check: db.Ping}}

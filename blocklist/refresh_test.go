@@ -13,26 +13,8 @@ import (
 	"time"
 
 	"github.com/signupguard/signupguard/blocklist"
-	"github.com/signupguard/signupguard/internal/testenv"
-	"github.com/signupguard/signupguard/sql"
+	"github.com/signupguard/signupguard/sql/sqltest"
 )
-
-// openStore returns a migrated database of its own: the refresh job is
-// tested against the real store, since its guards are only as good as what
-// stays stored.
-func openStore(t testing.TB) *sql.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sql.Open(ctx, testenv.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
 
 // clock is a fake time source advancing a second per reading.
 type clock struct {
@@ -104,7 +86,7 @@ func (s *switchServer) set(r response) {
 
 func TestRefresh(t *testing.T) {
 	ctx := context.Background()
-	db := openStore(t)
+	db := sqltest.Open(t)
 	srv := newSwitchServer(t)
 	r := blocklist.NewRefresher(blocklist.NewFetcher(blocklist.FetchConfig{}), db, blocklist.RefreshConfig{Now: newClock().Now})
 	drop := readList(t, "spamhaus_drop_legacy_2023-10-24.txt")
@@ -157,7 +139,7 @@ func TestRefresh(t *testing.T) {
 
 func TestRefreshGuards(t *testing.T) {
 	ctx := context.Background()
-	db := openStore(t)
+	db := sqltest.Open(t)
 	srv := newSwitchServer(t)
 	r := blocklist.NewRefresher(blocklist.NewFetcher(blocklist.FetchConfig{}), db, blocklist.RefreshConfig{Now: newClock().Now})
 	drop := readList(t, "spamhaus_drop_legacy_2023-10-24.txt")
@@ -219,7 +201,7 @@ func TestRefreshGuards(t *testing.T) {
 
 func TestRefreshShrinkRatio(t *testing.T) {
 	ctx := context.Background()
-	db := openStore(t)
+	db := sqltest.Open(t)
 	srv := newSwitchServer(t)
 	drop := readList(t, "spamhaus_drop_legacy_2023-10-24.txt")
 	lines := strings.SplitAfter(string(drop), "\n")
@@ -254,7 +236,7 @@ func TestRefreshShrinkRatio(t *testing.T) {
 
 func TestRefreshFirstCopyFails(t *testing.T) {
 	ctx := context.Background()
-	db := openStore(t)
+	db := sqltest.Open(t)
 	r := blocklist.NewRefresher(blocklist.NewFetcher(blocklist.FetchConfig{}), db, blocklist.RefreshConfig{})
 	rep := r.Refresh(ctx, "missing", t.TempDir()+"/nope.txt")
 	if rep.Outcome != blocklist.Failed || !strings.Contains(rep.String(), "no copy stored yet") {

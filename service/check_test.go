@@ -7,9 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/signupguard/signupguard/internal/testenv"
 	"github.com/signupguard/signupguard/service"
-	"github.com/signupguard/signupguard/sql"
+	"github.com/signupguard/signupguard/sql/sqltest"
 )
 
 // Stand-ins for the parts that are not the store, in wtf's mock style.
@@ -50,14 +49,7 @@ var (
 
 func TestCheck(t *testing.T) {
 	ctx := context.Background()
-	db, err := sql.Open(ctx, testenv.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := sqltest.Open(t)
 	listed := netip.MustParsePrefix("5.6.7.0/24")
 	signup := service.NewSignup(db,
 		&ipChecker{lookupFn: func(ip netip.Addr) (string, netip.Prefix, bool) {

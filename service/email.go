@@ -43,6 +43,13 @@ var lookupProfile = idna.New(
 	idna.StrictDomainName(true),
 )
 
+// DomainToASCII returns domain in lowercase IDNA A-label form under the
+// strict lookup profile, so every part of signupguard folds a name (upper
+// case, fullwidth, U-labels) to the same ASCII form.
+func DomainToASCII(domain string) (string, error) {
+	return lookupProfile.ToASCII(domain)
+}
+
 // specialUse are the special-use and private-use names of RFC 6761, RFC 7686
 // (onion), RFC 8375 (home.arpa) and ICANN's .internal: no public mailbox can
 // live under them. A domain is refused when it is one of these or below one.
@@ -144,7 +151,7 @@ func normaliseDomain(domain string) (string, error) {
 	}
 	// A trailing dot survives lowercasing and IDNA and would split the key.
 	domain = strings.TrimSuffix(domain, ".")
-	ascii, err := lookupProfile.ToASCII(domain)
+	ascii, err := DomainToASCII(domain)
 	if err != nil {
 		return "", err
 	}

@@ -18,26 +18,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/signupguard/signupguard/api"
-	"github.com/signupguard/signupguard/internal/testenv"
 	"github.com/signupguard/signupguard/service"
 	"github.com/signupguard/signupguard/sql"
+	"github.com/signupguard/signupguard/sql/sqltest"
 )
-
-// mustOpenDB returns a migrated database of its own, closed when t ends.
-func mustOpenDB(t testing.TB) *sql.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sql.Open(ctx, testenv.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
 
 func mustBatcher(t testing.TB, db *sql.DB, cfg sql.BatchConfig) *sql.Batcher {
 	t.Helper()
@@ -67,7 +53,7 @@ func countRows(t testing.TB, db *sql.DB) int {
 // TestBatcherConcurrentIdentical: 64 concurrent adds of one mailbox create
 // one row, and exactly one caller is told it created it.
 func TestBatcherConcurrentIdentical(t *testing.T) {
-	db := mustOpenDB(t)
+	db := sqltest.Open(t)
 	b := mustBatcher(t, db, sql.BatchConfig{})
 	// Spellings of one Gmail mailbox: they share a key.
 	spellings := []string{"jane.doe@gmail.com", "janedoe+news@gmail.com", "Jane.Doe@googlemail.com", "j.a.n.e.doe@gmail.com"}
@@ -102,7 +88,7 @@ func TestBatcherConcurrentIdentical(t *testing.T) {
 // TestBatcherOverlapping: batches in flight at once that share keys, in any
 // order, neither deadlock nor create a key twice.
 func TestBatcherOverlapping(t *testing.T) {
-	db := mustOpenDB(t)
+	db := sqltest.Open(t)
 	b := mustBatcher(t, db, sql.BatchConfig{Window: 100 * time.Microsecond, MaxSize: 8, InFlight: 4})
 	const keys, adds = 20, 400
 	var created atomic.Int64
@@ -131,7 +117,7 @@ func TestBatcherOverlapping(t *testing.T) {
 // TestBatcherOutcomes checks each caller's outcome in batches that mix new
 // keys, keys already stored, repeats within the batch and other lists.
 func TestBatcherOutcomes(t *testing.T) {
-	db := mustOpenDB(t)
+	db := sqltest.Open(t)
 	// A long window puts all of one round in one or two batches.
 	b := mustBatcher(t, db, sql.BatchConfig{Window: 50 * time.Millisecond, MaxSize: 64})
 	ctx := context.Background()
@@ -196,7 +182,7 @@ func TestBatcherOutcomes(t *testing.T) {
 // TestBatcherStoresFields: a batched row holds what the single insert
 // stores: the address as typed, its key, the name and the client.
 func TestBatcherStoresFields(t *testing.T) {
-	db := mustOpenDB(t)
+	db := sqltest.Open(t)
 	b := mustBatcher(t, db, sql.BatchConfig{})
 	s := subscriber(t, "default", "Jane.Doe+x@GoogleMail.com")
 	s.Name = "Jane"
@@ -229,7 +215,7 @@ func TestBatcherStoresFields(t *testing.T) {
 // TestBatcherCancelled: a caller whose context has ended gets its error and
 // leaves no row.
 func TestBatcherCancelled(t *testing.T) {
-	db := mustOpenDB(t)
+	db := sqltest.Open(t)
 	b := mustBatcher(t, db, sql.BatchConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -249,7 +235,7 @@ func TestBatcherCancelled(t *testing.T) {
 // TestBatcherClose: everything queued before Close is written and
 // answered; adds after Close fail with ErrClosed.
 func TestBatcherClose(t *testing.T) {
-	db := mustOpenDB(t)
+	db := sqltest.Open(t)
 	b := sql.NewBatcher(db, sql.BatchConfig{Window: 20 * time.Millisecond})
 	const n = 50
 	var wg sync.WaitGroup
@@ -315,7 +301,7 @@ func TestBatcherPostgresDown(t *testing.T) {
 func TestSubscribeConcurrentBatched(t *testing.T) {
 	for _, reveal := range []bool{false, true} {
 		t.Run(fmt.Sprintf("reveal=%v", reveal), func(t *testing.T) {
-			db := mustOpenDB(t)
+			db := sqltest.Open(t)
 			b := mustBatcher(t, db, sql.BatchConfig{})
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			signup := service.NewSignup(b, nil, nil, nil, nil, service.Config{})
@@ -361,7 +347,7 @@ func TestSubscribeConcurrentBatched(t *testing.T) {
 // at 32 signups in flight. Compare the two in one run: the machine's noise
 // moves both.
 func BenchmarkAddSubscriber(b *testing.B) {
-	db := mustOpenDB(b)
+	db := sqltest.Open(b)
 	var n atomic.Int64
 	run := func(b *testing.B, store service.Store) {
 		b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))

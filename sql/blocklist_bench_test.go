@@ -10,6 +10,7 @@ import (
 
 	"github.com/signupguard/signupguard/blocklist"
 	"github.com/signupguard/signupguard/internal/testenv"
+	"github.com/signupguard/signupguard/sql/sqltest"
 )
 
 // BenchmarkReload compares what an instance does on a reload, reading the
@@ -17,7 +18,7 @@ import (
 // same files (ParseFiles, the baseline): both build the Set.
 func BenchmarkReload(b *testing.B) {
 	ctx := context.Background()
-	db := openDB(b)
+	db := sqltest.Open(b)
 	files := []string{"bitwire_inbound_networks.txt", "firehol_stopforumspam_180d.ipset", "ipsum.txt"}
 	var bodies [][]byte
 	for _, name := range files {

@@ -10,27 +10,12 @@ import (
 	"time"
 
 	"github.com/signupguard/signupguard/blocklist"
-	"github.com/signupguard/signupguard/internal/testenv"
-	"github.com/signupguard/signupguard/sql"
+	"github.com/signupguard/signupguard/sql/sqltest"
 )
-
-func openDB(t testing.TB) *sql.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sql.Open(ctx, testenv.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
 
 func TestSnapshotRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	db := openDB(t)
+	db := sqltest.Open(t)
 	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	prefixes := []netip.Prefix{
 		netip.MustParsePrefix("192.0.2.0/24"),
@@ -83,7 +68,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 
 func TestListenBlocklists(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	db := openDB(t)
+	db := sqltest.Open(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	events := make(chan bool, 16)
 	panicked := false

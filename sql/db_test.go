@@ -9,21 +9,8 @@ import (
 	"github.com/signupguard/signupguard/internal/testenv"
 	"github.com/signupguard/signupguard/service"
 	"github.com/signupguard/signupguard/sql"
+	"github.com/signupguard/signupguard/sql/sqltest"
 )
-
-// mustOpen opens and migrates a fresh database.
-func mustOpen(t testing.TB) *sql.DB {
-	t.Helper()
-	db, err := sql.Open(context.Background(), testenv.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
 
 // TestMigrateConcurrent starts eight instances' migrations at once on an
 // empty database, as a rolling deploy does: all succeed, the schema is there
@@ -65,7 +52,7 @@ func TestMigrateConcurrent(t *testing.T) {
 }
 
 func TestAddSubscriber(t *testing.T) {
-	db := mustOpen(t)
+	db := sqltest.Open(t)
 	ctx := context.Background()
 	addr, err := service.ParseAddress("Jane.Doe+x@GoogleMail.com")
 	if err != nil {

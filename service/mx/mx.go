@@ -18,7 +18,6 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/signupguard/signupguard/service"
-	"golang.org/x/net/idna"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -358,20 +357,10 @@ func isHostName(name string) bool {
 	return true
 }
 
-// lookupProfile is the strict IDNA profile the service package uses too:
-// idna.ToASCII mis-encodes upper-case and fullwidth input.
-var lookupProfile = idna.New(
-	idna.MapForLookup(),
-	idna.Transitional(false),
-	idna.VerifyDNSLength(true),
-	idna.BidiRule(),
-	idna.StrictDomainName(true),
-)
-
 // absName returns domain as an absolute, lowercase A-label name, so that
 // no resolver search list is ever applied to it.
 func absName(domain string) (string, error) {
-	ascii, err := lookupProfile.ToASCII(strings.TrimSuffix(domain, "."))
+	ascii, err := service.DomainToASCII(strings.TrimSuffix(domain, "."))
 	if err != nil {
 		return "", err
 	}
