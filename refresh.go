@@ -13,15 +13,11 @@ import (
 // passes the guards; running instances reload on the notification the store
 // sends. It prints one line per source and fails when any source failed.
 func refresh(ctx context.Context, cfg Config, stdout io.Writer) error {
-	db, err := openDB(ctx, cfg)
+	db, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	// cron may run before any serve has migrated a new database.
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	r := blocklist.NewRefresher(
 		blocklist.NewFetcher(blocklist.FetchConfig{Timeout: cfg.RefreshTimeout, MaxBytes: cfg.BlocklistMaxBytes}),
 		db, blocklist.RefreshConfig{MaxShrink: cfg.BlocklistMaxShrink})

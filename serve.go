@@ -25,15 +25,27 @@ func openDB(ctx context.Context, cfg Config) (*sql.DB, error) {
 	return sql.Open(ctx, cfg.DatabaseURL)
 }
 
-func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
+// openMigrated connects to DATABASE_URL and applies pending migrations:
+// serve and refresh both do, since cron may run before any serve has
+// migrated a new database.
+func openMigrated(ctx context.Context, cfg Config) (*sql.DB, error) {
 	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
+	db, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
+	db.Close()
 	log.Info("migrations applied")
 	return nil
 }
@@ -105,14 +117,11 @@ func wire(ctx context.Context, cfg Config, db *sql.DB, log *slog.Logger, reg pro
 // serve runs the HTTP API until ctx is cancelled (SIGTERM), then stops
 // accepting, lets in-flight requests finish and returns nil.
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
-	db, err := openDB(ctx, cfg)
+	db, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
 
 	// One registry per serve, not the global one: tests run several.
 	reg := prometheus.NewRegistry()
