@@ -131,6 +131,10 @@ func TestServeBlocksListedClient(t *testing.T) {
 		{"trusted proxy forwards a client in a listed CIDR", "127.0.0.10", "1.1.1.1, 192.0.2.200", "cidr@gmail.com", http.StatusForbidden},
 		{"unlisted peer claims a listed address", "127.0.0.1", "127.0.0.66", "claims@gmail.com", http.StatusAccepted},
 		{"trusted proxy forwards an unlisted client", "127.0.0.10", "198.51.100.1", "unlisted@gmail.com", http.StatusAccepted},
+		// The body is parsed only after the client checks: a listed
+		// client's malformed body is never looked at.
+		{"listed peer sends a malformed body", "127.0.0.66", "", `"truncated`, http.StatusForbidden},
+		{"unlisted peer sends a malformed body", "127.0.0.1", "", `"truncated`, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,28 +34,36 @@ type signupFields struct {
 // defaultHoneypot is the honeypot field's name unless configured (SPEC).
 const defaultHoneypot = "website"
 
-// readBody reads r's body up to maxBody and checks its media type. It
-// returns the media type ("application/json" or a form) and the body.
-func readBody(r *http.Request) (string, []byte, error) {
+// mediaType checks what r's headers say of its body: a JSON or form media
+// type in UTF-8, and no declared length over maxBody. It returns the media
+// type. This much is known before the body is read, so it is checked before
+// anything else.
+func mediaType(r *http.Request) (string, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && mt != "application/x-www-form-urlencoded") {
-		return "", nil, service.Errorf(codeUnsupportedMedia, "Send the form as application/json or application/x-www-form-urlencoded.")
+		return "", service.Errorf(codeUnsupportedMedia, "Send the form as application/json or application/x-www-form-urlencoded.")
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return "", nil, service.Errorf(codeUnsupportedMedia, "Send the form encoded as UTF-8.")
+		return "", service.Errorf(codeUnsupportedMedia, "Send the form encoded as UTF-8.")
 	}
 	if r.ContentLength > maxBody {
-		return "", nil, service.Errorf(codeTooLarge, "The form is larger than %d bytes.", maxBody)
+		return "", service.Errorf(codeTooLarge, "The form is larger than %d bytes.", maxBody)
 	}
+	return mt, nil
+}
+
+// readBody reads r's body, refusing one over maxBody whatever its
+// Content-Length said.
+func readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return "", nil, service.Errorf(codeTooLarge, "The form is larger than %d bytes.", maxBody)
+		return nil, service.Errorf(codeTooLarge, "The form is larger than %d bytes.", maxBody)
 	case err != nil:
-		return "", nil, &service.Error{Code: service.CodeInvalidRequest, Message: "The form could not be read.", Err: err}
+		return nil, &service.Error{Code: service.CodeInvalidRequest, Message: "The form could not be read.", Err: err}
 	}
-	return mt, body, nil
+	return body, nil
 }
 
 // decodeSignup decodes a body of media type mt, reading the honeypot from

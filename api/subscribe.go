@@ -14,7 +14,8 @@ type subscribeResponse struct {
 	Email  string `json:"email"`
 }
 
-// handleSubscribe serves POST /subscribe: decode, then the service pipeline.
+// handleSubscribe serves POST /subscribe: media type, client checks, decode,
+// then the rest of the service pipeline.
 // A browser's plain form post (isBrowserForm) is answered with a redirect or
 // a page instead of JSON.
 func handleSubscribe(log *slog.Logger, signup *service.Signup, cfg Config, allowed origins) gin.HandlerFunc {
@@ -28,7 +29,19 @@ func handleSubscribe(log *slog.Logger, signup *service.Signup, cfg Config, allow
 			}
 			writeError(c, log, err)
 		}
-		mt, body, err := readBody(c.Request)
+		// The client is admitted (blocklists, limits, bans) before its body
+		// is read or parsed: a listed or banned client costs no more.
+		mt, err := mediaType(c.Request)
+		if err != nil {
+			fail(err)
+			return
+		}
+		adm, err := signup.Admit(c.Request.Context(), clientOf(c))
+		if err != nil {
+			fail(err)
+			return
+		}
+		body, err := readBody(c.Request)
 		if err != nil {
 			fail(err)
 			return
@@ -40,8 +53,7 @@ func handleSubscribe(log *slog.Logger, signup *service.Signup, cfg Config, allow
 		}
 		redirect = f.Redirect
 		c.Set(ctxEmail, f.Email)
-		v, err := signup.Subscribe(c.Request.Context(), service.Request{
-			Client:   clientOf(c),
+		v, err := signup.Subscribe(c.Request.Context(), adm, service.Request{
 			Email:    f.Email,
 			List:     f.List,
 			Name:     f.Name,

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"slices"
 )
 
 // Finding is what one step of the pipeline concluded about a request.
@@ -29,7 +30,7 @@ var checkSkips = map[string]bool{"limit": true, "honeypot": true, "store": true}
 func (s *Signup) Check(ctx context.Context, req Request) ([]Finding, error) {
 	a := &attempt{req: req, dryRun: true}
 	var found []Finding
-	for _, st := range s.steps {
+	for _, st := range slices.Concat(s.admit, s.steps) {
 		switch {
 		case checkSkips[st.name]:
 			continue

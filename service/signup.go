@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 )
@@ -10,9 +12,22 @@ import (
 // Signup runs the signup pipeline: an ordered list of checks, cheapest
 // first, ending with the insert. A request refused by one check never
 // reaches the next, so a blocked IP costs no DNS or database work.
+//
+// The pipeline has two phases. Admit runs the checks that need only the
+// client's address (blocklists, rate limits and bans), before the HTTP layer
+// parses the body; Subscribe runs the rest and needs the Admission that only
+// Admit hands out, so no caller can skip the first phase.
 type Signup struct {
-	steps []step
+	admit []step     // the client checks
+	steps []step     // the checks of the request's content, then the insert
 	mx    MXVerifier // for Check, which asks it for the answers it used
+}
+
+// Admission says that a client passed Signup.Admit. The zero Admission
+// admits nobody.
+type Admission struct {
+	client netip.Addr
+	ok     bool
 }
 
 // attempt is the state one request carries through the steps.
@@ -43,9 +58,9 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 			lim.Strike(ctx, a.req.Client, why)
 		}
 	}
-	var steps []step
+	var admit, steps []step
 	if ips != nil {
-		steps = append(steps, step{"blocklist", func(ctx context.Context, a *attempt) (*Verdict, error) {
+		admit = append(admit, step{"blocklist", func(ctx context.Context, a *attempt) (*Verdict, error) {
 			if source, prefix, found := ips.Lookup(a.req.Client); found {
 				return nil, &Error{Code: CodeBlockedIP, Message: "Signups from your network are not accepted.",
 					Err: fmt.Errorf("%s is listed by %s as %s", a.req.Client, source, prefix)}
@@ -54,7 +69,7 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 		}})
 	}
 	if lim != nil {
-		steps = append(steps, step{"limit", func(ctx context.Context, a *attempt) (*Verdict, error) {
+		admit = append(admit, step{"limit", func(ctx context.Context, a *attempt) (*Verdict, error) {
 			return nil, lim.Allow(ctx, a.req.Client)
 		}})
 	}
@@ -134,21 +149,43 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 		}
 		return v, nil
 	}})
-	return &Signup{steps: steps, mx: mx}
+	return &Signup{admit: admit, steps: steps, mx: mx}
 }
 
-// Subscribe runs req through the pipeline. It returns a Verdict, or an error
-// whose *Error says why the request was refused.
-func (s *Signup) Subscribe(ctx context.Context, req Request) (Verdict, error) {
-	a := &attempt{req: req}
-	for _, st := range s.steps {
-		v, err := st.run(ctx, a)
-		if err != nil {
-			return Verdict{}, err
-		}
-		if v != nil {
-			return *v, nil
+// Admit runs the client checks: blocklists, then rate limits and bans. It
+// returns an Admission for Subscribe, or an error whose *Error says why the
+// client is refused.
+func (s *Signup) Admit(ctx context.Context, client netip.Addr) (Admission, error) {
+	if _, err := run(ctx, s.admit, &attempt{req: Request{Client: client}}); err != nil {
+		return Admission{}, err
+	}
+	return Admission{client: client, ok: true}, nil
+}
+
+// Subscribe runs req through the rest of the pipeline for the client adm
+// admitted; req.Client is ignored. It returns a Verdict, or an error whose
+// *Error says why the request was refused.
+func (s *Signup) Subscribe(ctx context.Context, adm Admission, req Request) (Verdict, error) {
+	if !adm.ok {
+		return Verdict{}, errors.New("service: Subscribe without an Admission")
+	}
+	req.Client = adm.client
+	v, err := run(ctx, s.steps, &attempt{req: req})
+	if err != nil {
+		return Verdict{}, err
+	}
+	if v == nil {
+		panic("service: pipeline ended without a verdict") // the store step always answers
+	}
+	return *v, nil
+}
+
+// run runs the steps in order until one refuses or answers.
+func run(ctx context.Context, steps []step, a *attempt) (*Verdict, error) {
+	for _, st := range steps {
+		if v, err := st.run(ctx, a); err != nil || v != nil {
+			return v, err
 		}
 	}
-	panic("service: pipeline ended without a verdict") // the store step always answers
+	return nil, nil
 }
