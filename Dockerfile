@@ -9,7 +9,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/signupguard .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/signupguard ./cmd/signupguard
 
 FROM busybox:1.37-musl AS refresh
 COPY --from=build /out/signupguard /usr/local/bin/signupguard

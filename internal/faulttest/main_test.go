@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 	if p, err := exec.LookPath("go"); err == nil {
 		gobin = p
 	}
-	build := exec.Command(gobin, "build", "-o", binary, "github.com/signupguard/signupguard")
+	build := exec.Command(gobin, "build", "-o", binary, "github.com/signupguard/signupguard/cmd/signupguard")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "faulttest: build signupguard:", err)

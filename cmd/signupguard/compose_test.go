@@ -13,7 +13,7 @@ import (
 // it) and checks that every variable it gives signupguard is a setting the
 // binary knows, so a renamed setting cannot leave compose silently ignored.
 func TestCompose(t *testing.T) {
-	b, err := os.ReadFile("compose.yaml")
+	b, err := os.ReadFile("../../compose.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestCompose(t *testing.T) {
 // TestDockerfile checks what can be checked without building: a static
 // binary, and images that do not run as root.
 func TestDockerfile(t *testing.T) {
-	b, err := os.ReadFile("Dockerfile")
+	b, err := os.ReadFile("../../Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}

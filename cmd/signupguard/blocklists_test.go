@@ -215,8 +215,8 @@ func TestSampleBlocklists(t *testing.T) {
 	log := newLogger(io.Discard, "error")
 	set, _, ok := loadBlocklists(Config{
 		Blocklists: []BlocklistSource{
-			{"spamhaus_drop", "blocklist/samples/spamhaus_drop_v4_2026-07-23.json"},
-			{"spamhaus_dropv6", "blocklist/samples/spamhaus_dropv6_2024-02-27.txt"},
+			{"spamhaus_drop", "../../blocklist/samples/spamhaus_drop_v4_2026-07-23.json"},
+			{"spamhaus_dropv6", "../../blocklist/samples/spamhaus_dropv6_2024-02-27.txt"},
 		},
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("fc00::/7")},
 	}, nil, log)

@@ -13,7 +13,7 @@ import (
 // set words of the help in code spans; the default cell may say more after
 // the default itself (where it comes from).
 func TestREADMESettings(t *testing.T) {
-	b, err := os.ReadFile("README.md")
+	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +58,11 @@ func TestREADMESettings(t *testing.T) {
 // TestREADMEFormSnippet keeps the README's form snippet identical to the one
 // the browser test runs (api/static/form.html).
 func TestREADMEFormSnippet(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	snippet, err := os.ReadFile("api/static/form.html")
+	snippet, err := os.ReadFile("../../api/static/form.html")
 	if err != nil {
 		t.Fatal(err)
 	}
