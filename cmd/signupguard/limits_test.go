@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -20,84 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/signupguard/signupguard/internal/testenv"
-	"github.com/signupguard/signupguard/service/limit"
 )
-
-func TestLoadConfigLimits(t *testing.T) {
-	tests := []struct {
-		name string
-		env  map[string]string
-		want func(c Config) bool
-		bad  bool
-	}{
-		{name: "Defaults", env: nil, want: func(c Config) bool {
-			l, d := limitConfig(c), limit.DefaultConfig()
-			return reflect.DeepEqual(l, d) && c.RedisURL == "" && c.HoneypotField == "website" && c.Disposable && c.DisposableFile == ""
-		}},
-		{name: "PerSecond", env: map[string]string{"SIGNUPGUARD_RATE_LIMIT": "2/s", "SIGNUPGUARD_RATE_BURST": "1"},
-			want: func(c Config) bool { return limitConfig(c).Client == limit.Rate{N: 2, Per: time.Second, Burst: 1} }},
-		{name: "PerHour", env: map[string]string{"SIGNUPGUARD_RATE_LIMIT": "20/h"},
-			want: func(c Config) bool { return limitConfig(c).Client == limit.Rate{N: 20, Per: time.Hour, Burst: 3} }},
-		{name: "ClientOff", env: map[string]string{"SIGNUPGUARD_RATE_LIMIT": "off"},
-			want: func(c Config) bool { return limitConfig(c).Client.IsZero() }},
-		{name: "NetworkAndGlobalOff", env: map[string]string{"SIGNUPGUARD_NETWORK_RATE_LIMIT": "off", "SIGNUPGUARD_GLOBAL_RATE_LIMIT": "off"},
-			want: func(c Config) bool { return limitConfig(c).Network.IsZero() && limitConfig(c).Global.IsZero() }},
-		{name: "Network", env: map[string]string{"SIGNUPGUARD_NETWORK_RATE_LIMIT": "100/h"},
-			want: func(c Config) bool { return limitConfig(c).Network == limit.Rate{N: 100, Per: time.Hour, Burst: 100} }},
-		{name: "Bans", env: map[string]string{"SIGNUPGUARD_BAN_STRIKES": "3", "SIGNUPGUARD_BAN_WINDOW": "1m", "SIGNUPGUARD_BAN_TIME": "1h", "SIGNUPGUARD_BAN_MAX_TIME": "168h"},
-			want: func(c Config) bool {
-				l := limitConfig(c)
-				return l.Strikes == 3 && l.StrikeWindow == time.Minute && l.BanTime == time.Hour && l.MaxBanTime == 168*time.Hour
-			}},
-		{name: "BansOff", env: map[string]string{"SIGNUPGUARD_BAN_STRIKES": "0"},
-			want: func(c Config) bool { return limitConfig(c).Strikes == 0 }},
-		{name: "Keys", env: map[string]string{"SIGNUPGUARD_LIMIT_KEYS": "500"},
-			want: func(c Config) bool { return limitConfig(c).MaxKeys == 500 }},
-		{name: "Redis", env: map[string]string{"REDIS_URL": "redis://:secret@10.0.0.5:6379/2"},
-			want: func(c Config) bool { return c.RedisURL == "redis://:secret@10.0.0.5:6379/2" }},
-		{name: "RedisSocket", env: map[string]string{"REDIS_URL": "unix:///run/redis.sock"},
-			want: func(c Config) bool { return c.RedisURL == "unix:///run/redis.sock" }},
-		{name: "Honeypot", env: map[string]string{"SIGNUPGUARD_HONEYPOT_FIELD": "fax_number"},
-			want: func(c Config) bool { return c.HoneypotField == "fax_number" }},
-		{name: "DisposableOff", env: map[string]string{"SIGNUPGUARD_DISPOSABLE": "false", "SIGNUPGUARD_DISPOSABLE_FILE": "/etc/x"},
-			want: func(c Config) bool { return !c.Disposable && c.DisposableFile == "/etc/x" }},
-
-		{name: "RateNoUnit", env: map[string]string{"SIGNUPGUARD_RATE_LIMIT": "5"}, bad: true},
-		{name: "RateDay", env: map[string]string{"SIGNUPGUARD_RATE_LIMIT": "5/day"}, bad: true},
-		{name: "RateZero", env: map[string]string{"SIGNUPGUARD_RATE_LIMIT": "0/min"}, bad: true},
-		{name: "BurstZero", env: map[string]string{"SIGNUPGUARD_RATE_BURST": "0"}, bad: true},
-		{name: "BurstWord", env: map[string]string{"SIGNUPGUARD_RATE_BURST": "some"}, bad: true},
-		{name: "NetworkBad", env: map[string]string{"SIGNUPGUARD_NETWORK_RATE_LIMIT": "lots"}, bad: true},
-		{name: "StrikesNegative", env: map[string]string{"SIGNUPGUARD_BAN_STRIKES": "-1"}, bad: true},
-		{name: "WindowZero", env: map[string]string{"SIGNUPGUARD_BAN_WINDOW": "0s"}, bad: true},
-		{name: "MaxBelowBan", env: map[string]string{"SIGNUPGUARD_BAN_TIME": "2h", "SIGNUPGUARD_BAN_MAX_TIME": "1h"}, bad: true},
-		{name: "KeysZero", env: map[string]string{"SIGNUPGUARD_LIMIT_KEYS": "0"}, bad: true},
-		{name: "RedisScheme", env: map[string]string{"REDIS_URL": "http://:secret@example.org"}, bad: true},
-		{name: "HoneypotEmail", env: map[string]string{"SIGNUPGUARD_HONEYPOT_FIELD": "email"}, bad: true},
-		{name: "HoneypotSpace", env: map[string]string{"SIGNUPGUARD_HONEYPOT_FIELD": "my field"}, bad: true},
-		{name: "DisposableMaybe", env: map[string]string{"SIGNUPGUARD_DISPOSABLE": "maybe"}, bad: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := loadConfig(func(k string) string { return tt.env[k] })
-			if tt.bad {
-				if err == nil {
-					t.Fatalf("loadConfig accepted %v", tt.env)
-				}
-				if strings.Contains(err.Error(), "secret") {
-					t.Errorf("the error shows the Redis password: %v", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !tt.want(c) {
-				t.Errorf("loadConfig(%v) = %+v", tt.env, c)
-			}
-		})
-	}
-}
 
 // localMX returns a DNS server on loopback that gives the domains of these
 // tests a mail host with a public address, so no test asks the Internet.

@@ -19,40 +19,6 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-func TestLoadConfig(t *testing.T) {
-	tests := []struct {
-		name string
-		env  map[string]string
-		bad  bool
-		ok   func(Config) bool
-	}{
-		{name: "Defaults", env: nil, ok: func(c Config) bool {
-			return c.Listen == ":8080" && len(c.Lists) == 1 && c.Lists[0] == "default" && !c.RevealDuplicates && c.ShutdownTimeout == 20*time.Second
-		}},
-		{name: "Lists", env: map[string]string{"SIGNUPGUARD_LISTS": " a, b ,,c"}, ok: func(c Config) bool {
-			return strings.Join(c.Lists, "|") == "a|b|c"
-		}},
-		{name: "Reveal", env: map[string]string{"SIGNUPGUARD_REVEAL_DUPLICATES": "true"}, ok: func(c Config) bool { return c.RevealDuplicates }},
-		{name: "ErrReveal", env: map[string]string{"SIGNUPGUARD_REVEAL_DUPLICATES": "yes please"}, bad: true},
-		{name: "ErrShutdown", env: map[string]string{"SIGNUPGUARD_SHUTDOWN_TIMEOUT": "-1s"}, bad: true},
-		{name: "ErrLogLevel", env: map[string]string{"SIGNUPGUARD_LOG_LEVEL": "loud"}, bad: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := loadConfig(env(tt.env))
-			if tt.bad {
-				if err == nil {
-					t.Fatal("want an error")
-				}
-				return
-			}
-			if err != nil || !tt.ok(c) {
-				t.Fatalf("got %+v, %v", c, err)
-			}
-		})
-	}
-}
-
 func TestHelpListsEverySetting(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"signupguard", "--help"}, env(nil), &out, io.Discard); err != nil {
