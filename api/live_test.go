@@ -110,40 +110,8 @@ func (s *liveServer) rows(t *testing.T) int {
 	return n
 }
 
-// Stand-ins for the parts that are not the store, in wtf's mock style:
-// each method calls a function field.
-
-type IPChecker struct {
-	LookupFn func(ip netip.Addr) (string, netip.Prefix, bool)
-}
-
-func (m *IPChecker) Lookup(ip netip.Addr) (string, netip.Prefix, bool) { return m.LookupFn(ip) }
-
-type Limiter struct {
-	AllowFn  func(ctx context.Context, client netip.Addr) error
-	StrikeFn func(ctx context.Context, client netip.Addr, why service.Code)
-}
-
-func (m *Limiter) Allow(ctx context.Context, client netip.Addr) error { return m.AllowFn(ctx, client) }
-func (m *Limiter) Strike(ctx context.Context, client netip.Addr, why service.Code) {
-	if m.StrikeFn != nil {
-		m.StrikeFn(ctx, client, why)
-	}
-}
-
-type DomainChecker struct {
-	IsDisposableFn func(domain string) bool
-}
-
-func (m *DomainChecker) IsDisposable(domain string) bool { return m.IsDisposableFn(domain) }
-
-type MXVerifier struct {
-	VerifyMXFn func(ctx context.Context, domain string) error
-}
-
-func (m *MXVerifier) VerifyMX(ctx context.Context, domain string) error {
-	return m.VerifyMXFn(ctx, domain)
-}
+// Stand-ins for the admin parts, in wtf's mock style: each method calls a
+// function field. The pipeline's parts come from service/mock.
 
 type SourceLister struct {
 	SourcesFn func(ctx context.Context) ([]api.Source, error)
@@ -172,12 +140,8 @@ func (m *BanKeeper) Bans(ctx context.Context) ([]api.Ban, error) { return m.Bans
 func (m *BanKeeper) Lift(ctx context.Context, key string) error  { return m.LiftFn(ctx, key) }
 
 var (
-	_ service.IPChecker     = (*IPChecker)(nil)
-	_ service.Limiter       = (*Limiter)(nil)
-	_ service.DomainChecker = (*DomainChecker)(nil)
-	_ service.MXVerifier    = (*MXVerifier)(nil)
-	_ api.SourceLister      = (*SourceLister)(nil)
-	_ api.IPMatcher         = (*IPMatcher)(nil)
-	_ api.Reloader          = (*Reloader)(nil)
-	_ api.BanKeeper         = (*BanKeeper)(nil)
+	_ api.SourceLister = (*SourceLister)(nil)
+	_ api.IPMatcher    = (*IPMatcher)(nil)
+	_ api.Reloader     = (*Reloader)(nil)
+	_ api.BanKeeper    = (*BanKeeper)(nil)
 )

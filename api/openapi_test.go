@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/signupguard/signupguard/api"
 	"github.com/signupguard/signupguard/service"
+	"github.com/signupguard/signupguard/service/mock"
 	"github.com/signupguard/signupguard/sql"
 )
 
@@ -63,12 +64,12 @@ func TestOpenAPI(t *testing.T) {
 	blocked := netip.MustParsePrefix("127.0.0.0/8")
 	s := newLiveServer(t, api.Config{AdminToken: token, CORSOrigins: []string{site}}, parts{
 		// Stand-ins refuse by address, so one server gives every answer.
-		ips: &IPChecker{LookupFn: func(ip netip.Addr) (string, netip.Prefix, bool) { return "", netip.Prefix{}, false }},
-		lim: &Limiter{AllowFn: func(ctx context.Context, client netip.Addr) error { return nil }},
-		disposable: &DomainChecker{IsDisposableFn: func(domain string) bool {
+		ips: &mock.IPChecker{LookupFn: func(ip netip.Addr) (string, netip.Prefix, bool) { return "", netip.Prefix{}, false }},
+		lim: &mock.Limiter{AllowFn: func(ctx context.Context, client netip.Addr) error { return nil }},
+		disposable: &mock.DomainChecker{IsDisposableFn: func(domain string) bool {
 			return domain == "mailinator.com"
 		}},
-		mx: &MXVerifier{VerifyMXFn: func(ctx context.Context, domain string) error {
+		mx: &mock.MXVerifier{VerifyMXFn: func(ctx context.Context, domain string) error {
 			switch domain {
 			case "nomail.example.com":
 				return service.Errorf(service.CodeUndeliverable, "That domain cannot receive mail.")
@@ -88,10 +89,10 @@ func TestOpenAPI(t *testing.T) {
 		{Name: "redis", Check: func(ctx context.Context) error { return errors.New("connection refused") }, Soft: true},
 	}})
 	refusing := newLiveServer(t, api.Config{}, parts{
-		ips: &IPChecker{LookupFn: func(ip netip.Addr) (string, netip.Prefix, bool) { return "test", blocked, blocked.Contains(ip) }},
+		ips: &mock.IPChecker{LookupFn: func(ip netip.Addr) (string, netip.Prefix, bool) { return "test", blocked, blocked.Contains(ip) }},
 	})
 	limited := newLiveServer(t, api.Config{}, parts{
-		lim: &Limiter{AllowFn: func(ctx context.Context, client netip.Addr) error {
+		lim: &mock.Limiter{AllowFn: func(ctx context.Context, client netip.Addr) error {
 			return &service.Error{Code: service.CodeRateLimited, Message: "Too many signups.", RetryAfter: time.Minute}
 		}},
 	})

@@ -8,43 +8,8 @@ import (
 	"testing"
 
 	"github.com/signupguard/signupguard/service"
+	"github.com/signupguard/signupguard/service/mock"
 	"github.com/signupguard/signupguard/sql/sqltest"
-)
-
-// Stand-ins for the parts that are not the store, in wtf's mock style.
-
-type ipChecker struct {
-	lookupFn func(ip netip.Addr) (string, netip.Prefix, bool)
-}
-
-func (m *ipChecker) Lookup(ip netip.Addr) (string, netip.Prefix, bool) { return m.lookupFn(ip) }
-
-type limiter struct {
-	allowFn  func(ctx context.Context, client netip.Addr) error
-	strikeFn func(ctx context.Context, client netip.Addr, why service.Code)
-}
-
-func (m *limiter) Allow(ctx context.Context, c netip.Addr) error            { return m.allowFn(ctx, c) }
-func (m *limiter) Strike(ctx context.Context, c netip.Addr, w service.Code) { m.strikeFn(ctx, c, w) }
-
-type domainChecker struct{ isDisposableFn func(string) bool }
-
-func (m *domainChecker) IsDisposable(d string) bool { return m.isDisposableFn(d) }
-
-// mxExplainer is an MXVerifier that can say which answers it used.
-type mxExplainer struct {
-	verifyFn  func(ctx context.Context, domain string) error
-	explainFn func(ctx context.Context, domain string) []string
-}
-
-func (m *mxExplainer) VerifyMX(ctx context.Context, d string) error     { return m.verifyFn(ctx, d) }
-func (m *mxExplainer) ExplainMX(ctx context.Context, d string) []string { return m.explainFn(ctx, d) }
-
-var (
-	_ service.IPChecker     = (*ipChecker)(nil)
-	_ service.Limiter       = (*limiter)(nil)
-	_ service.DomainChecker = (*domainChecker)(nil)
-	_ service.MXExplainer   = (*mxExplainer)(nil)
 )
 
 func TestCheck(t *testing.T) {
@@ -52,25 +17,25 @@ func TestCheck(t *testing.T) {
 	db := sqltest.Open(t)
 	listed := netip.MustParsePrefix("5.6.7.0/24")
 	signup := service.NewSignup(db,
-		&ipChecker{lookupFn: func(ip netip.Addr) (string, netip.Prefix, bool) {
+		&mock.IPChecker{LookupFn: func(ip netip.Addr) (string, netip.Prefix, bool) {
 			return "spamhaus_drop", listed, listed.Contains(ip)
 		}},
 		// A dry run must neither spend nor strike the client's allowance.
-		&limiter{
-			allowFn: func(context.Context, netip.Addr) error { t.Error("Check consulted the rate limit"); return nil },
-			strikeFn: func(_ context.Context, _ netip.Addr, why service.Code) {
+		&mock.Limiter{
+			AllowFn: func(context.Context, netip.Addr) error { t.Error("Check consulted the rate limit"); return nil },
+			StrikeFn: func(_ context.Context, _ netip.Addr, why service.Code) {
 				t.Errorf("Check struck the client for %s", why)
 			},
 		},
-		&domainChecker{isDisposableFn: func(d string) bool { return d == "mailinator.com" }},
-		&mxExplainer{
-			verifyFn: func(ctx context.Context, d string) error {
+		&mock.DomainChecker{IsDisposableFn: func(d string) bool { return d == "mailinator.com" }},
+		&mock.MXExplainer{
+			MXVerifier: mock.MXVerifier{VerifyMXFn: func(ctx context.Context, d string) error {
 				if d == "nomail.example.com" {
 					return &service.Error{Code: service.CodeUndeliverable, Message: "That domain cannot receive mail.", Err: errNullMX}
 				}
 				return nil
-			},
-			explainFn: func(ctx context.Context, d string) []string {
+			}},
+			ExplainMXFn: func(ctx context.Context, d string) []string {
 				if d == "nomail.example.com" {
 					return []string{"nomail.example.com. 300 IN MX 0 ."}
 				}

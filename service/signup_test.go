@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/signupguard/signupguard/service"
+	"github.com/signupguard/signupguard/service/mock"
 	"github.com/signupguard/signupguard/sql/sqltest"
 )
 
@@ -18,18 +19,18 @@ func TestAdmit(t *testing.T) {
 	listed := netip.MustParsePrefix("203.0.113.0/24")
 	var allowed []netip.Addr
 	signup := service.NewSignup(db,
-		&ipChecker{lookupFn: func(ip netip.Addr) (string, netip.Prefix, bool) {
+		&mock.IPChecker{LookupFn: func(ip netip.Addr) (string, netip.Prefix, bool) {
 			return "drop", listed, listed.Contains(ip)
 		}},
-		&limiter{
-			allowFn: func(_ context.Context, c netip.Addr) error {
+		&mock.Limiter{
+			AllowFn: func(_ context.Context, c netip.Addr) error {
 				allowed = append(allowed, c)
 				if c == netip.MustParseAddr("198.51.100.9") {
 					return &service.Error{Code: service.CodeRateLimited, Message: "slow down"}
 				}
 				return nil
 			},
-			strikeFn: func(context.Context, netip.Addr, service.Code) {},
+			StrikeFn: func(context.Context, netip.Addr, service.Code) {},
 		}, nil, nil, service.Config{})
 
 	if _, err := signup.Admit(ctx, netip.MustParseAddr("203.0.113.5")); service.ErrorCode(err) != service.CodeBlockedIP {
