@@ -54,24 +54,49 @@ type parts struct {
 	disposable service.DomainChecker
 	mx         service.MXVerifier
 	store      service.Store // nil: the test's own database
-	ready      []api.Check
+	ready      []api.Check   // besides Postgres
 	admin      api.Admin
+	svc        service.Config       // Lists defaults to default and weekly
+	reg        *prometheus.Registry // nil: a new one
 }
 
-func newLiveServer(t testing.TB, cfg api.Config, p parts) *liveServer {
+// stack is the handler a test server serves and what it was built on.
+type stack struct {
+	h   http.Handler
+	db  *sql.DB
+	reg *prometheus.Registry
+	log *logBuffer
+}
+
+// newStack builds signupguard's HTTP layer over a fresh database, with
+// stand-ins only for the parts that are not the store.
+func newStack(t testing.TB, cfg api.Config, p parts) stack {
 	t.Helper()
 	db := sqltest.Open(t)
 	store := p.store
 	if store == nil {
 		store = db
 	}
+	if p.svc.Lists == nil {
+		p.svc.Lists = []string{"default", "weekly"}
+	}
+	if p.reg == nil {
+		p.reg = prometheus.NewRegistry()
+	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	reg := prometheus.NewRegistry()
-	signup := service.NewSignup(store, p.ips, p.lim, p.disposable, p.mx, service.Config{Lists: []string{"default", "weekly"}})
-	srv := httptest.NewServer(api.NewServer(log, signup, cfg, p.ready, p.admin, reg))
+	signup := service.NewSignup(store, p.ips, p.lim, p.disposable, p.mx, p.svc)
+	ready := append([]api.Check{{Name: "postgres", Check: db.Ping}}, p.ready...)
+	return stack{h: api.NewServer(log, signup, cfg, ready, p.admin, p.reg), db: db, reg: p.reg, log: logs}
+}
+
+// newLiveServer serves newStack on a loopback listener.
+func newLiveServer(t testing.TB, cfg api.Config, p parts) *liveServer {
+	t.Helper()
+	st := newStack(t, cfg, p)
+	srv := httptest.NewServer(st.h)
 	t.Cleanup(srv.Close)
-	return &liveServer{Server: srv, db: db, reg: reg, log: logs}
+	return &liveServer{Server: srv, db: st.db, reg: st.reg, log: st.log}
 }
 
 // do sends a request and returns the answer with its body read.

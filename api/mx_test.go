@@ -1,8 +1,6 @@
 package api_test
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -13,7 +11,6 @@ import (
 	"github.com/signupguard/signupguard/internal/testenv"
 	"github.com/signupguard/signupguard/service"
 	"github.com/signupguard/signupguard/service/mx"
-	"github.com/signupguard/signupguard/sql/sqltest"
 )
 
 // mxZone has one domain per MX verdict the API reports.
@@ -30,18 +27,13 @@ var mxZone = []string{
 // asking dnsAddr, under the tempfail policy given.
 func newMXServer(t *testing.T, dnsAddr string, acceptTempfail bool) *testServer {
 	t.Helper()
-	db := sqltest.Open(t)
 	reg := prometheus.NewRegistry()
 	verifier, err := mx.New(mx.Config{Servers: []string{dnsAddr}}, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signup := service.NewSignup(db, nil, nil, nil, verifier, service.Config{
-		MXTimeout:        time.Second,
-		AcceptMXTempfail: acceptTempfail,
-	})
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return &testServer{db: db, h: api.NewServer(log, signup, api.Config{}, nil, api.Admin{}, reg)}
+	return newRecorded(t, api.Config{}, parts{mx: verifier, reg: reg,
+		svc: service.Config{MXTimeout: time.Second, AcceptMXTempfail: acceptTempfail}})
 }
 
 func TestSubscribeMX(t *testing.T) {

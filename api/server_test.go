@@ -3,19 +3,13 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/signupguard/signupguard/api"
-	"github.com/signupguard/signupguard/service"
 	"github.com/signupguard/signupguard/sql"
-	"github.com/signupguard/signupguard/sql/sqltest"
 )
 
 // testServer is the real handler over a real Postgres store.
@@ -25,14 +19,18 @@ type testServer struct {
 }
 
 // newTestServer returns a server with the backbone's pipeline (no IP,
-// limit, disposable or MX step) on a fresh database.
+// limit, disposable or MX step) on a fresh database, answering through a
+// recorder.
 func newTestServer(t testing.TB, cfg api.Config) *testServer {
 	t.Helper()
-	db := sqltest.Open(t)
-	signup := service.NewSignup(db, nil, nil, nil, nil, service.Config{Lists: []string{"default", "weekly"}})
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ready := []api.Check{{Name: "postgres", Check: db.Ping}}
-	return &testServer{db: db, h: api.NewServer(log, signup, cfg, ready, api.Admin{}, prometheus.NewRegistry())}
+	return newRecorded(t, cfg, parts{})
+}
+
+// newRecorded serves newStack through a recorder.
+func newRecorded(t testing.TB, cfg api.Config, p parts) *testServer {
+	t.Helper()
+	st := newStack(t, cfg, p)
+	return &testServer{db: st.db, h: st.h}
 }
 
 // do sends one request and returns the recorded answer.
