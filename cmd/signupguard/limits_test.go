@@ -252,7 +252,7 @@ func TestServeAbuseControls(t *testing.T) {
 		if countRows(t, dbURL, "real@example.org") != 0 {
 			t.Error("a banned client's address was stored")
 		}
-		if !strings.Contains(logs.String(), `"msg":"client banned","key":"127.0.0.2/32"`) {
+		if !strings.Contains(logs.String(), `"msg":"client banned","network":"127.0.0.0/24"`) {
 			t.Errorf("no ban log line:\n%s", logs)
 		}
 		if got := metricLine(t, url, "signupguard_limit_bans"); got != "signupguard_limit_bans 1" {

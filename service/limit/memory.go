@@ -49,6 +49,9 @@ type table struct {
 	rate      Rate
 	overflow  *entry
 	lastSweep time.Time
+	// strikeWindow is how long strikes count; older ones are nothing to
+	// remember, or one strike per key would pin a key in the table for good.
+	strikeWindow time.Duration
 }
 
 // sweepEvery bounds how often a full table is scanned for entries to evict:
@@ -72,8 +75,8 @@ func newMemory(cfg Config, log *slog.Logger) (*Memory, error) {
 	m := &Memory{
 		cfg:      cfg,
 		log:      log,
-		clients:  newTable(cfg.MaxKeys, cfg.Client, cfg.Network),
-		networks: newTable(cfg.MaxKeys, cfg.Network, cfg.Network),
+		clients:  newTable(cfg.MaxKeys, cfg.Client, cfg.Network, cfg.StrikeWindow),
+		networks: newTable(cfg.MaxKeys, cfg.Network, cfg.Network, 0),
 	}
 	if !cfg.Global.IsZero() {
 		m.global = rate.NewLimiter(cfg.Global.limit(), cfg.Global.Burst)
@@ -83,8 +86,8 @@ func newMemory(cfg Config, log *slog.Logger) (*Memory, error) {
 
 // newTable returns a table of buckets at r whose overflow bucket has rate
 // over: shared by many clients, it must be looser than one client's.
-func newTable(max int, r, over Rate) table {
-	t := table{m: make(map[netip.Prefix]*entry), max: max, rate: r, overflow: &entry{}}
+func newTable(max int, r, over Rate, strikeWindow time.Duration) table {
+	t := table{m: make(map[netip.Prefix]*entry), max: max, rate: r, overflow: &entry{}, strikeWindow: strikeWindow}
 	if over.IsZero() {
 		over = r
 	}
@@ -103,7 +106,7 @@ func (t *table) get(k netip.Prefix, now time.Time) (e *entry, tracked bool) {
 	if len(t.m) >= t.max && now.Sub(t.lastSweep) >= sweepEvery {
 		t.lastSweep = now
 		for k, e := range t.m {
-			if e.isIdle(now) {
+			if e.isIdle(now, t.strikeWindow) {
 				delete(t.m, k)
 			}
 		}
@@ -120,12 +123,14 @@ func (t *table) get(k netip.Prefix, now time.Time) (e *entry, tracked bool) {
 }
 
 // isIdle reports whether forgetting e changes nothing: its bucket is full,
-// and it has no strikes in a window, no ban and no ban level to remember.
-func (e *entry) isIdle(now time.Time) bool {
+// and it has no strikes within the strike window, no ban and no ban level
+// to remember.
+func (e *entry) isIdle(now time.Time, strikeWindow time.Duration) bool {
 	if e.bucket != nil && e.bucket.TokensAt(now) < float64(e.bucket.Burst()) {
 		return false
 	}
-	return e.strikes == 0 && !now.Before(e.until) && !now.Before(e.forget)
+	strikesExpired := e.strikes == 0 || now.Sub(e.windowStart) >= strikeWindow
+	return strikesExpired && !now.Before(e.until) && !now.Before(e.forget)
 }
 
 // wait returns how long until b has a token; zero when it has one now.
@@ -216,7 +221,7 @@ func (m *Memory) strike(ctx context.Context, k netip.Prefix, e *entry, why servi
 	e.forget = e.until.Add(m.cfg.MaxBanTime)
 	e.strikes = 0
 	m.metrics.bans.Inc()
-	m.log.InfoContext(ctx, "client banned", "key", k.String(), "for", d.String(), "level", e.level, "last_strike", string(why))
+	m.log.InfoContext(ctx, "client banned", "network", NetworkKey(k.Addr()).String(), "for", d.String(), "level", e.level, "last_strike", string(why))
 }
 
 // Bans lists the clients banned now.

@@ -224,7 +224,7 @@ func TestMemoryBans(t *testing.T) {
 	if got := retryAfter(t, m.Allow(ctx, a)); got != 10*time.Minute {
 		t.Errorf("after a clean period: RetryAfter %v, want 10m", got)
 	}
-	if !strings.Contains(logs.String(), `"msg":"client banned","key":"192.0.2.1/32"`) {
+	if !strings.Contains(logs.String(), `"msg":"client banned","network":"192.0.2.0/24"`) {
 		t.Errorf("no ban log line in %s", logs.String())
 	}
 	if got := testutil.ToFloat64(m.metrics.bans); got != 5 {
@@ -334,6 +334,39 @@ func TestMemoryBounded(t *testing.T) {
 	}
 	if m.Keys() > 2*cfg.MaxKeys {
 		t.Errorf("Keys() = %d", m.Keys())
+	}
+}
+
+// One strike from each of MaxKeys clients must not pin them in the table
+// once their strike window has passed: otherwise every later newcomer
+// shares the overflow bucket, and none can be banned.
+func TestMemoryStaleStrikesEvicted(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	cfg := testConfig(clk)
+	cfg.MaxKeys = 100
+	cfg.Strikes, cfg.StrikeWindow, cfg.BanTime, cfg.MaxBanTime = 2, time.Minute, time.Minute, time.Hour
+	m, _ := newTestMemory(t, cfg)
+	for i := range cfg.MaxKeys {
+		m.Strike(ctx, netip.AddrFrom4([4]byte{198, 51, byte(i), 1}), service.CodeInvalidEmail)
+	}
+	if got := len(m.clients.m); got != cfg.MaxKeys {
+		t.Fatalf("%d clients tracked after the strikes, want the cap %d", got, cfg.MaxKeys)
+	}
+
+	clk.Advance(cfg.StrikeWindow + sweepEvery)
+	newcomer := ip("203.0.113.7")
+	if err := m.Allow(ctx, newcomer); err != nil {
+		t.Fatalf("newcomer refused: %v", err)
+	}
+	if _, tracked := m.clients.get(ClientKey(newcomer), clk.Now()); !tracked {
+		t.Fatal("a newcomer after the strike window shares the overflow bucket: stale strikes pin the table")
+	}
+	for range cfg.Strikes + 1 {
+		m.Strike(ctx, newcomer, service.CodeInvalidEmail)
+	}
+	if d := retryAfter(t, m.Allow(ctx, newcomer)); d <= 0 {
+		t.Fatalf("newcomer with %d strikes: Retry-After %v", cfg.Strikes+1, d)
 	}
 }
 

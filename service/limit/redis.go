@@ -286,7 +286,7 @@ func (r *Redis) Strike(ctx context.Context, client netip.Addr, why service.Code)
 func (r *Redis) banned(ctx context.Context, k netip.Prefix, now time.Time, untilMicros, level int64, why service.Code) {
 	r.metrics.bans.Inc()
 	d := time.UnixMicro(untilMicros).Sub(now)
-	r.log.InfoContext(ctx, "client banned", "key", k.String(), "for", d.String(), "level", level, "last_strike", string(why))
+	r.log.InfoContext(ctx, "client banned", "network", NetworkKey(k.Addr()).String(), "for", d.String(), "level", level, "last_strike", string(why))
 }
 
 // maxBans bounds the bans Bans lists: the admin API must not scan forever.
