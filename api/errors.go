@@ -18,6 +18,7 @@ const (
 	codeUnsupportedMedia service.Code = "unsupported_media_type"
 	codeUnauthorized     service.Code = "unauthorized"
 	codeNotFound         service.Code = "not_found"
+	codeMethodNotAllowed service.Code = "method_not_allowed"
 )
 
 // statusOf is the only place a Code becomes an HTTP status.
@@ -29,6 +30,7 @@ var statusOf = map[service.Code]int{
 	codeUnsupportedMedia:       http.StatusUnsupportedMediaType,
 	codeUnauthorized:           http.StatusUnauthorized,
 	codeNotFound:               http.StatusNotFound,
+	codeMethodNotAllowed:       http.StatusMethodNotAllowed,
 	service.CodeInvalidEmail:   http.StatusUnprocessableEntity,
 	service.CodeUndeliverable:  http.StatusUnprocessableEntity,
 	service.CodeDisposable:     http.StatusUnprocessableEntity,
@@ -36,6 +38,10 @@ var statusOf = map[service.Code]int{
 	service.CodeRateLimited:    http.StatusTooManyRequests,
 	service.CodeUnavailable:    http.StatusServiceUnavailable,
 }
+
+// errOurFault answers what is our fault, not the client's: no input may
+// yield a 500.
+var errOurFault = &service.Error{Code: service.CodeUnavailable, Message: "Please try again shortly."}
 
 // defaultRetryAfter is the advice for a 503 or 429 whose cause gave none.
 const defaultRetryAfter = 5 * time.Second
@@ -64,12 +70,12 @@ func classify(c *gin.Context, log *slog.Logger, err error) (int, *service.Error)
 	var e *service.Error
 	if !errors.As(err, &e) {
 		log.ErrorContext(c.Request.Context(), "unclassified error", "err", err)
-		e = &service.Error{Code: service.CodeUnavailable, Message: "Please try again shortly."}
+		e = errOurFault
 	}
 	status, ok := statusOf[e.Code]
 	if !ok {
 		log.ErrorContext(c.Request.Context(), "error code without a status", "code", e.Code, "err", err)
-		status, e = http.StatusServiceUnavailable, &service.Error{Code: service.CodeUnavailable, Message: "Please try again shortly."}
+		status, e = http.StatusServiceUnavailable, errOurFault
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", retryAfter(e.RetryAfter))

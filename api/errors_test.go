@@ -8,7 +8,7 @@ import (
 )
 
 func TestStatusOf(t *testing.T) {
-	for _, c := range service.Codes {
+	for _, c := range service.Codes() {
 		if statusOf[c] == 0 {
 			t.Errorf("service code %q has no HTTP status", c)
 		}

@@ -27,7 +27,7 @@ signupguard_http_requests_total{code="202",outcome="created",route="/subscribe"}
 signupguard_http_requests_total{code="202",outcome="duplicate",route="/subscribe"} 1
 signupguard_http_requests_total{code="422",outcome="invalid_email",route="/subscribe"} 1
 signupguard_http_requests_total{code="200",outcome="none",route="/healthz"} 1
-signupguard_http_requests_total{code="404",outcome="none",route="unmatched"} 2
+signupguard_http_requests_total{code="404",outcome="not_found",route="unmatched"} 2
 `
 	if err := testutil.GatherAndCompare(s.reg, strings.NewReader(want), "signupguard_http_requests_total"); err != nil {
 		t.Error(err)

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
-	"github.com/signupguard/signupguard/service"
 )
 
 // Keys of values handlers leave in the gin context for the request log.
@@ -30,7 +29,7 @@ func recoverer(log *slog.Logger) gin.HandlerFunc {
 					panic(p)
 				}
 				log.ErrorContext(c.Request.Context(), "panic", "panic", p, "path", c.Request.URL.Path)
-				writeError(c, log, &service.Error{Code: service.CodeUnavailable, Message: "Please try again shortly."})
+				writeError(c, log, errOurFault)
 			}
 		}()
 		c.Next()
@@ -59,7 +58,7 @@ func logRequests(log *slog.Logger, m *metrics) gin.HandlerFunc {
 			slog.String("client", clientPrefix(clientOf(c))),
 		}
 		if e := c.GetString(ctxEmail); e != "" {
-			attrs = append(attrs, slog.String("email", MaskEmail(e)))
+			attrs = append(attrs, slog.String("email", maskEmail(e)))
 		}
 		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
 	}
@@ -71,9 +70,9 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// MaskEmail keeps the first character of the local part and the domain:
+// maskEmail keeps the first character of the local part and the domain:
 // enough to follow a problem with one provider, not enough to name anyone.
-func MaskEmail(s string) string {
+func maskEmail(s string) string {
 	s = strings.TrimSpace(s)
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 {

@@ -210,7 +210,7 @@ func TestOpenAPIComplete(t *testing.T) {
 	for _, v := range doc.Components.Schemas["ErrorCode"].Value.Enum {
 		codes = append(codes, v.(string))
 	}
-	for _, c := range service.Codes {
+	for _, c := range service.Codes() {
 		if !slices.Contains(codes, string(c)) {
 			t.Errorf("error code %s is not in openapi.yaml's ErrorCode", c)
 		}

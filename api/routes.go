@@ -2,7 +2,6 @@ package api
 
 import (
 	"log/slog"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,9 +42,9 @@ func addRoutes(r *gin.Engine, log *slog.Logger, signup *service.Signup, cfg Conf
 		}
 	}
 	r.NoRoute(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusNotFound, errorBody{Error: errorDetail{Code: codeNotFound, Message: "No such page."}})
+		writeError(c, log, service.Errorf(codeNotFound, "No such page."))
 	})
 	r.NoMethod(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: "method_not_allowed", Message: "That method is not allowed here."}})
+		writeError(c, log, service.Errorf(codeMethodNotAllowed, "That method is not allowed here."))
 	})
 }

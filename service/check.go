@@ -20,7 +20,7 @@ type MXExplainer interface {
 
 // checkSkips are the steps Check leaves out: they remember the client or
 // store the address, and a dry run must change nothing.
-var checkSkips = map[string]bool{"limit": true, "honeypot": true, "store": true}
+var checkSkips = map[string]bool{stepLimit: true, stepHoneypot: true, stepStore: true}
 
 // Check runs req through the same steps as Subscribe, minus the rate limit,
 // the honeypot and the insert, and reports what each step saw. With no
@@ -34,14 +34,14 @@ func (s *Signup) Check(ctx context.Context, req Request) ([]Finding, error) {
 		switch {
 		case checkSkips[st.name]:
 			continue
-		case st.name == "blocklist" && !req.Client.IsValid():
+		case st.name == stepBlocklist && !req.Client.IsValid():
 			continue
-		case st.name != "blocklist" && req.Email == "":
+		case st.name != stepBlocklist && req.Email == "":
 			continue
 		}
 		if _, err := st.run(ctx, a); err != nil {
 			d := cause(err)
-			if st.name == "mx" {
+			if st.name == stepMX {
 				d += s.answers(ctx, a.addr.Domain)
 			}
 			return append(found, Finding{Step: st.name, Detail: d}), err
@@ -54,15 +54,15 @@ func (s *Signup) Check(ctx context.Context, req Request) ([]Finding, error) {
 // detail says what a step that passed saw.
 func (s *Signup) detail(ctx context.Context, step string, a *attempt) string {
 	switch step {
-	case "blocklist":
+	case stepBlocklist:
 		return a.req.Client.String() + " is on no blocklist"
-	case "list":
+	case stepList:
 		return "list " + a.req.List + " exists"
-	case "email":
+	case stepEmail:
 		return "address " + a.addr.String() + ", dedupe key " + a.addr.Key
-	case "disposable":
+	case stepDisposable:
 		return a.addr.Domain + " is not a disposable-mail domain"
-	case "mx":
+	case stepMX:
 		return a.addr.Domain + " can receive mail" + s.answers(ctx, a.addr.Domain)
 	}
 	return "passed"

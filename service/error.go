@@ -11,20 +11,22 @@ import (
 type Code string
 
 const (
-	CodeInvalidRequest Code = "invalid_request"
-	CodeBlockedIP      Code = "blocked_ip"
-	CodeInvalidEmail   Code = "invalid_email"
-	CodeUndeliverable  Code = "undeliverable_domain"
-	CodeDisposable     Code = "disposable_email"
-	CodeUnknownList    Code = "unknown_list"
-	CodeRateLimited    Code = "rate_limited"
-	CodeUnavailable    Code = "unavailable" // DNS or Postgres failed; retry later
+	CodeInvalidRequest Code = "invalid_request"      // the body is malformed or lacks the address
+	CodeBlockedIP      Code = "blocked_ip"           // the client's IP is on a blocklist
+	CodeInvalidEmail   Code = "invalid_email"        // the address breaks the syntax rules of ParseAddress
+	CodeUndeliverable  Code = "undeliverable_domain" // the domain cannot receive mail (MXVerifier)
+	CodeDisposable     Code = "disposable_email"     // the domain is a disposable-mail provider's
+	CodeUnknownList    Code = "unknown_list"         // no newsletter list has that name
+	CodeRateLimited    Code = "rate_limited"         // over a rate limit, or banned; see RetryAfter
+	CodeUnavailable    Code = "unavailable"          // DNS or Postgres failed; retry later
 )
 
-// Codes lists every Code, so the HTTP layer can prove it maps each one.
-var Codes = []Code{
-	CodeInvalidRequest, CodeBlockedIP, CodeInvalidEmail, CodeUndeliverable,
-	CodeDisposable, CodeUnknownList, CodeRateLimited, CodeUnavailable,
+// Codes returns every Code, so the HTTP layer can prove it maps each one.
+func Codes() []Code {
+	return []Code{
+		CodeInvalidRequest, CodeBlockedIP, CodeInvalidEmail, CodeUndeliverable,
+		CodeDisposable, CodeUnknownList, CodeRateLimited, CodeUnavailable,
+	}
 }
 
 // Error is a refusal. Message is safe to show the user; Err is the cause, for

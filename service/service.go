@@ -86,5 +86,4 @@ type Config struct {
 	Lists            []string      // accepted list names; empty means only DefaultList
 	MXTimeout        time.Duration // budget of one MX verification; zero means none beyond ctx
 	AcceptMXTempfail bool          // store addresses whose MX check failed temporarily
-	RetryAfter       time.Duration // advice given with CodeUnavailable
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"time"
 )
 
 // Signup runs the signup pipeline: an ordered list of checks, cheapest
@@ -37,6 +36,18 @@ type attempt struct {
 	dryRun bool    // Check: remember nothing about the client
 }
 
+// Step names, as Check reports them.
+const (
+	stepBlocklist  = "blocklist"
+	stepLimit      = "limit"
+	stepHoneypot   = "honeypot"
+	stepList       = "list"
+	stepEmail      = "email"
+	stepDisposable = "disposable"
+	stepMX         = "mx"
+	stepStore      = "store"
+)
+
 // A step returns a non-nil Verdict to end the pipeline with success, an
 // error to refuse, or neither to pass the attempt on.
 type step struct {
@@ -50,9 +61,6 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 	if len(cfg.Lists) == 0 {
 		cfg.Lists = []string{DefaultList}
 	}
-	if cfg.RetryAfter <= 0 {
-		cfg.RetryAfter = 5 * time.Second
-	}
 	strike := func(ctx context.Context, a *attempt, why Code) {
 		if lim != nil && !a.dryRun {
 			lim.Strike(ctx, a.req.Client, why)
@@ -60,7 +68,7 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 	}
 	var admit, steps []step
 	if ips != nil {
-		admit = append(admit, step{"blocklist", func(ctx context.Context, a *attempt) (*Verdict, error) {
+		admit = append(admit, step{stepBlocklist, func(ctx context.Context, a *attempt) (*Verdict, error) {
 			if source, prefix, found := ips.Lookup(a.req.Client); found {
 				return nil, &Error{Code: CodeBlockedIP, Message: "Signups from your network are not accepted.",
 					Err: fmt.Errorf("%s is listed by %s as %s", a.req.Client, source, prefix)}
@@ -69,12 +77,12 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 		}})
 	}
 	if lim != nil {
-		admit = append(admit, step{"limit", func(ctx context.Context, a *attempt) (*Verdict, error) {
+		admit = append(admit, step{stepLimit, func(ctx context.Context, a *attempt) (*Verdict, error) {
 			return nil, lim.Allow(ctx, a.req.Client)
 		}})
 	}
 	steps = append(steps,
-		step{"honeypot", func(ctx context.Context, a *attempt) (*Verdict, error) {
+		step{stepHoneypot, func(ctx context.Context, a *attempt) (*Verdict, error) {
 			if a.req.Honeypot == "" {
 				return nil, nil
 			}
@@ -86,7 +94,7 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 			}
 			return &Verdict{Outcome: Trapped, Email: email}, nil
 		}},
-		step{"list", func(ctx context.Context, a *attempt) (*Verdict, error) {
+		step{stepList, func(ctx context.Context, a *attempt) (*Verdict, error) {
 			if a.req.List == "" {
 				a.req.List = DefaultList
 			}
@@ -95,7 +103,7 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 			}
 			return nil, nil
 		}},
-		step{"email", func(ctx context.Context, a *attempt) (*Verdict, error) {
+		step{stepEmail, func(ctx context.Context, a *attempt) (*Verdict, error) {
 			addr, err := ParseAddress(a.req.Email)
 			if err != nil {
 				strike(ctx, a, CodeInvalidEmail)
@@ -106,7 +114,7 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 		}},
 	)
 	if disposable != nil {
-		steps = append(steps, step{"disposable", func(ctx context.Context, a *attempt) (*Verdict, error) {
+		steps = append(steps, step{stepDisposable, func(ctx context.Context, a *attempt) (*Verdict, error) {
 			if disposable.IsDisposable(a.addr.Domain) {
 				strike(ctx, a, CodeDisposable)
 				return nil, Errorf(CodeDisposable, "Please use a permanent e-mail address, not a disposable one.")
@@ -115,7 +123,7 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 		}})
 	}
 	if mx != nil {
-		steps = append(steps, step{"mx", func(ctx context.Context, a *attempt) (*Verdict, error) {
+		steps = append(steps, step{stepMX, func(ctx context.Context, a *attempt) (*Verdict, error) {
 			if cfg.MXTimeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, cfg.MXTimeout)
@@ -125,7 +133,7 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 			switch ErrorCode(err) {
 			case "":
 				if err != nil {
-					return nil, &Error{Code: CodeUnavailable, Message: "We could not check your address right now. Please try again shortly.", RetryAfter: cfg.RetryAfter, Err: err}
+					return nil, &Error{Code: CodeUnavailable, Message: "We could not check your address right now. Please try again shortly.", Err: err}
 				}
 				return nil, nil
 			case CodeUnavailable:
@@ -138,10 +146,10 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 			return nil, fmt.Errorf("verify mx of %s: %w", a.addr.Domain, err)
 		}})
 	}
-	steps = append(steps, step{"store", func(ctx context.Context, a *attempt) (*Verdict, error) {
+	steps = append(steps, step{stepStore, func(ctx context.Context, a *attempt) (*Verdict, error) {
 		created, err := store.AddSubscriber(ctx, Subscriber{List: a.req.List, Address: a.addr, Name: a.req.Name, Client: a.req.Client})
 		if err != nil {
-			return nil, &Error{Code: CodeUnavailable, Message: "We could not save your signup right now. Please try again shortly.", RetryAfter: cfg.RetryAfter, Err: err}
+			return nil, &Error{Code: CodeUnavailable, Message: "We could not save your signup right now. Please try again shortly.", Err: err}
 		}
 		v := &Verdict{Outcome: Duplicate, Email: a.addr.String()}
 		if created {

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/signupguard/signupguard/service"
-	"golang.org/x/net/idna"
 )
 
 //go:embed disposable_email_blocklist.conf
@@ -73,18 +72,10 @@ func (l *List) read(r io.Reader, mayExempt bool) error {
 	return nil
 }
 
-// profile is the lookup profile of package service, so listed domains are
-// in the same A-label form as the addresses checked against them.
-var profile = idna.New(
-	idna.MapForLookup(),
-	idna.Transitional(false),
-	idna.VerifyDNSLength(true),
-	idna.BidiRule(),
-	idna.StrictDomainName(true),
-)
-
+// normalise folds domain as package service folds the domains of the
+// addresses checked against the list.
 func normalise(domain string) (string, error) {
-	d, err := profile.ToASCII(strings.TrimSuffix(domain, "."))
+	d, err := service.DomainToASCII(strings.TrimSuffix(domain, "."))
 	if err != nil {
 		return "", err
 	}

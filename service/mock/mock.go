@@ -19,6 +19,7 @@ var (
 	_ service.MXExplainer   = (*MXExplainer)(nil)
 )
 
+// IPChecker stands in for a blocklist.
 type IPChecker struct {
 	LookupFn func(ip netip.Addr) (string, netip.Prefix, bool)
 }
@@ -45,12 +46,14 @@ func (m *Limiter) Strike(ctx context.Context, client netip.Addr, why service.Cod
 	}
 }
 
+// DomainChecker stands in for the disposable-domain list.
 type DomainChecker struct {
 	IsDisposableFn func(domain string) bool
 }
 
 func (m *DomainChecker) IsDisposable(domain string) bool { return m.IsDisposableFn(domain) }
 
+// MXVerifier stands in for DNS.
 type MXVerifier struct {
 	VerifyMXFn func(ctx context.Context, domain string) error
 }
