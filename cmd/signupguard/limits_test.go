@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,71 +28,6 @@ func localMX(t *testing.T) string {
 		"ok.mailinator.com. 300 IN MX 10 mx.example.org.",
 		"mx.example.org. 300 IN A 142.250.1.26",
 	).Addr()
-}
-
-// logLines is stderr of a running serve: it hands the listening address
-// over once it is logged, and keeps every line for the test to read.
-type logLines struct {
-	mu    sync.Mutex
-	lines []string
-	addr  chan string
-	part  strings.Builder
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.part.Write(p)
-	s := l.part.String()
-	for {
-		line, rest, ok := strings.Cut(s, "\n")
-		if !ok {
-			break
-		}
-		l.lines = append(l.lines, line)
-		var e struct{ Msg, Addr string }
-		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "listening" {
-			l.addr <- e.Addr
-		}
-		s = rest
-	}
-	l.part.Reset()
-	l.part.WriteString(s)
-	return len(p), nil
-}
-
-func (l *logLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
-
-// serveLogged runs "signupguard serve" with env on a free loopback port
-// and returns its base URL and logs; it is stopped when t ends.
-func serveLogged(t *testing.T, env map[string]string) (string, *logLines) {
-	t.Helper()
-	env["SIGNUPGUARD_LISTEN"] = "127.0.0.1:0"
-	logs := &logLines{addr: make(chan string, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"signupguard", "serve"}, func(k string) string { return env[k] }, io.Discard, logs)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	select {
-	case addr := <-logs.addr:
-		return "http://" + addr, logs
-	case err := <-done:
-		t.Fatalf("serve ended before listening: %v\n%s", err, logs)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not listen within 30s:\n%s", logs)
-	}
-	return "", nil
 }
 
 // clientFrom returns an HTTP client whose requests come from local, one of

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,53 +38,84 @@ func TestUnknownCommand(t *testing.T) {
 	}
 }
 
-// startServe runs "signupguard serve" in-process on a free port and returns
-// its base URL, and a stop function that cancels it (as SIGTERM does) and
-// returns run's error.
-func startServe(t *testing.T, vars map[string]string) (string, func() error) {
+// logLines is stderr of a running serve: it hands the listening address
+// over once it is logged, and keeps every line for the test to read.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+	addr  chan string
+	part  strings.Builder
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.part.Write(p)
+	s := l.part.String()
+	for {
+		line, rest, ok := strings.Cut(s, "\n")
+		if !ok {
+			break
+		}
+		l.lines = append(l.lines, line)
+		var e struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "listening" {
+			l.addr <- e.Addr
+		}
+		s = rest
+	}
+	l.part.Reset()
+	l.part.WriteString(s)
+	return len(p), nil
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// serveLogged runs "signupguard serve" with env on a free loopback port
+// and returns its base URL and logs; it is stopped when t ends, and must
+// then return nil.
+func serveLogged(t *testing.T, env map[string]string) (string, *logLines) {
 	t.Helper()
-	m := map[string]string{"SIGNUPGUARD_LISTEN": "127.0.0.1:0"}
+	base, logs, _ := startServe(t, env)
+	return base, logs
+}
+
+// startServe is serveLogged with a stop function that cancels serve (as
+// SIGTERM does) and returns run's error.
+func startServe(t *testing.T, vars map[string]string) (string, *logLines, func() error) {
+	t.Helper()
+	all := map[string]string{"SIGNUPGUARD_LISTEN": "127.0.0.1:0"}
 	for k, v := range vars {
-		m[k] = v
+		all[k] = v
 	}
+	logs := &logLines{addr: make(chan string, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"signupguard", "serve"}, env(m), io.Discard, pw)
-		pw.Close()
-	}()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- line.Addr
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve exited early: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start listening within 30s")
-	}
-	var stopped bool
+	go func() { done <- run(ctx, []string{"signupguard", "serve"}, env(all), io.Discard, logs) }()
+	var once sync.Once
+	var err error
 	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		return <-done
+		once.Do(func() { cancel(); err = <-done })
+		return err
 	}
-	t.Cleanup(func() { stop() })
-	return base, stop
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case addr := <-logs.addr:
+		return "http://" + addr, logs, stop
+	case err := <-done:
+		t.Fatalf("serve ended before listening: %v\n%s", err, logs)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not listen within 30s:\n%s", logs)
+	}
+	return "", nil, nil
 }
 
 // TestServe runs the binary's serve command end to end: migrations on an
@@ -92,7 +123,7 @@ func startServe(t *testing.T, vars map[string]string) (string, func() error) {
 func TestServe(t *testing.T) {
 	// No test reaches the Internet: gmail.com's MX comes from a local server.
 	dns := testenv.NewDNS(t, "gmail.com. 300 IN MX 5 gmail-smtp-in.l.google.com.", "gmail-smtp-in.l.google.com. 300 IN A 142.250.1.26")
-	base, stop := startServe(t, map[string]string{"DATABASE_URL": testenv.PostgresURL(t), "SIGNUPGUARD_DNS_SERVERS": dns.Addr()})
+	base, _, stop := startServe(t, map[string]string{"DATABASE_URL": testenv.PostgresURL(t), "SIGNUPGUARD_DNS_SERVERS": dns.Addr()})
 	resp, err := http.Post(base+"/subscribe", "application/json", strings.NewReader(`{"email":"a@gmail.com"}`))
 	if err != nil {
 		t.Fatal(err)

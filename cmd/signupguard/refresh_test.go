@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -107,9 +106,7 @@ func subscribeFrom(t *testing.T, in *instance, from string) (int, string) {
 }
 
 func postFrom(addr, from string) (int, string, error) {
-	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true}}
-	resp, err := client.Post("http://"+addr+"/subscribe", "application/json", strings.NewReader(`{"email":"not-an-address"}`))
+	resp, err := clientFrom(from).Post("http://"+addr+"/subscribe", "application/json", strings.NewReader(`{"email":"not-an-address"}`))
 	if err != nil {
 		return 0, "", err
 	}

@@ -17,7 +17,7 @@ import (
 func TestServeSilentDNS(t *testing.T) {
 	dns := testenv.NewDNS(t)
 	dns.SetMode("", testenv.DNSSilent)
-	base, stop := startServe(t, map[string]string{
+	base, _, stop := startServe(t, map[string]string{
 		"DATABASE_URL":            testenv.PostgresURL(t),
 		"SIGNUPGUARD_DNS_SERVERS": dns.Addr(),
 	})

@@ -23,7 +23,7 @@ func TestServeOps(t *testing.T) {
 	if err := os.WriteFile(list, []byte("198.51.100.0/24\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	base, stop := startServe(t, map[string]string{
+	base, _, stop := startServe(t, map[string]string{
 		"SIGNUPGUARD_BLOCKLISTS":   "drop=" + list,
 		"DATABASE_URL":             testenv.PostgresURL(t),
 		"SIGNUPGUARD_DNS_SERVERS":  dns.Addr(),
@@ -101,7 +101,7 @@ func TestServeAdmin(t *testing.T) {
 		"SIGNUPGUARD_BLOCKLISTS":  "drop=" + list + ",remote=http://127.0.0.1:1/never.txt",
 		"SIGNUPGUARD_BAN_STRIKES": "1",
 	}
-	base, stop := startServe(t, vars)
+	base, _, stop := startServe(t, vars)
 	call := func(method, path string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, nil)
