@@ -53,6 +53,14 @@ type DNSServer struct {
 	chase   bool
 	queries map[dnsKey]int
 	tcp     map[dnsKey]int
+	holds   map[string]*hold
+}
+
+// hold keeps queries for one name unanswered until released.
+type hold struct {
+	arrived  chan struct{} // closed when the first held query arrives
+	released chan struct{}
+	once     sync.Once
 }
 
 type dnsKey struct {
@@ -73,6 +81,7 @@ func NewDNS(t testing.TB, records ...string) *DNSServer {
 		chase:   true,
 		queries: map[dnsKey]int{},
 		tcp:     map[dnsKey]int{},
+		holds:   map[string]*hold{},
 	}
 	for _, line := range records {
 		rr, err := dns.NewRR(line)
@@ -150,6 +159,28 @@ func (s *DNSServer) SetMode(name string, m DNSMode) {
 	s.modes[name] = m
 }
 
+// Hold makes the server keep queries for name unanswered until release is
+// called, which happens at the latest when t ends. The returned channel is
+// closed when the first such query arrives, so a test can act while a
+// client is known to be waiting on the server.
+func (s *DNSServer) Hold(t testing.TB, name string) (arrived <-chan struct{}, release func()) {
+	h := &hold{arrived: make(chan struct{}), released: make(chan struct{})}
+	s.mu.Lock()
+	s.holds[dns.CanonicalName(name)] = h
+	s.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			s.mu.Lock()
+			delete(s.holds, dns.CanonicalName(name))
+			s.mu.Unlock()
+			close(h.released)
+		})
+	}
+	t.Cleanup(release)
+	return h.arrived, release
+}
+
 // SetChaseCNAME sets whether answers follow CNAMEs within the server's
 // records (true, the default, as a recursive resolver does) or stop at the
 // first CNAME, leaving the client to ask for its target.
@@ -200,6 +231,12 @@ func (s *DNSServer) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	s.queries[k]++
 	if isTCP {
 		s.tcp[k]++
+	}
+	if h := s.holds[k.name]; h != nil {
+		s.mu.Unlock()
+		h.once.Do(func() { close(h.arrived) })
+		<-h.released
+		s.mu.Lock()
 	}
 	mode, ok := s.modes[k.name]
 	if !ok {

@@ -354,12 +354,22 @@ func TestTriesLeft(t *testing.T) {
 // others.
 func TestVerifyMXCallerGone(t *testing.T) {
 	srv := newZone(t)
-	v := newVerifier(t, srv.Addr())
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := v.VerifyMX(ctx, "ok.example.com"); service.ErrorCode(err) != service.CodeUnavailable {
-		t.Fatalf("VerifyMX with a cancelled context = %v, want unavailable", err)
+	arrived, release := srv.Hold(t, "ok.example.com.")
+	v, err := New(Config{Servers: []string{srv.Addr()}, QueryTimeout: time.Minute}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	first := make(chan error, 1)
+	go func() { first <- v.VerifyMX(ctx, "ok.example.com") }()
+
+	<-arrived // the lookup is waiting on the server
+	cancel()
+	if err := <-first; service.ErrorCode(err) != service.CodeUnavailable {
+		t.Fatalf("VerifyMX after its caller went away = %v, want unavailable", err)
+	}
+	release()
 	if err := verify(t, v, "ok.example.com"); err != nil {
 		t.Fatal(err)
 	}
