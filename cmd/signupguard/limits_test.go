@@ -114,24 +114,20 @@ func TestServeAbuseControls(t *testing.T) {
 		"SIGNUPGUARD_DISPOSABLE_FILE": extra,
 	})
 
-	t.Run("HoneypotJSON", func(t *testing.T) {
-		a := post(t, clientFrom("127.0.0.2"), url, jsonType, `{"email":"Bot.One@Example.ORG","homepage":"http://spam.example"}`)
-		if a.status != http.StatusAccepted || a.body["status"] != "accepted" || a.body["email"] != "Bot.One@example.org" {
-			t.Errorf("answer %+v, want the 202 of a new address", a)
-		}
-		if n := countRows(t, dbURL, "Bot.One@example.org"); n != 0 {
-			t.Errorf("%d rows stored for a trapped bot", n)
-		}
-	})
-	t.Run("HoneypotForm", func(t *testing.T) {
-		a := post(t, clientFrom("127.0.0.3"), url, formType, "email=bot.two%40example.org&homepage=x")
-		if a.status != http.StatusAccepted || a.body["status"] != "accepted" || a.body["email"] != "bot.two@example.org" {
-			t.Errorf("answer %+v, want the 202 of a new address", a)
-		}
-		if n := countRows(t, dbURL, "bot.two@example.org"); n != 0 {
-			t.Errorf("%d rows stored for a trapped bot", n)
-		}
-	})
+	for _, tc := range []struct{ name, from, ctype, body, stored string }{
+		{"HoneypotJSON", "127.0.0.2", jsonType, `{"email":"Bot.One@Example.ORG","homepage":"http://spam.example"}`, "Bot.One@example.org"},
+		{"HoneypotForm", "127.0.0.3", formType, "email=bot.two%40example.org&homepage=x", "bot.two@example.org"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := post(t, clientFrom(tc.from), url, tc.ctype, tc.body)
+			if a.status != http.StatusAccepted || a.body["status"] != "accepted" || a.body["email"] != tc.stored {
+				t.Errorf("answer %+v, want the 202 of a new address", a)
+			}
+			if n := countRows(t, dbURL, tc.stored); n != 0 {
+				t.Errorf("%d rows stored for a trapped bot", n)
+			}
+		})
+	}
 	t.Run("OldFieldNameIsNoHoneypot", func(t *testing.T) {
 		a := post(t, clientFrom("127.0.0.4"), url, formType, "email=person%40example.org&website=https%3A%2F%2Fmy.blog")
 		if a.status != http.StatusAccepted || countRows(t, dbURL, "person@example.org") != 1 {

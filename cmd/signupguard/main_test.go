@@ -118,6 +118,29 @@ func startServe(t *testing.T, vars map[string]string) (string, *logLines, func()
 	return "", nil, nil
 }
 
+// request sends method to url, with token as bearer token unless it is
+// empty, and returns the answer's status and body.
+func request(t *testing.T, method, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
 // TestServe runs the binary's serve command end to end: migrations on an
 // empty database, a signup stored, and a clean exit on cancellation.
 func TestServe(t *testing.T) {

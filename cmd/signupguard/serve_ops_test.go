@@ -30,20 +30,7 @@ func TestServeOps(t *testing.T) {
 		"SIGNUPGUARD_ADMIN_TOKEN":  token,
 		"SIGNUPGUARD_CORS_ORIGINS": "https://www.example.org",
 	})
-	get := func(path string, header ...string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest("GET", base+path, nil)
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(path string) (int, string) { return request(t, "GET", base+path, "") }
 	for _, body := range []string{`{"email":"ann@example.com"}`, `{"email":"ann@localhost"}`} {
 		resp, err := http.Post(base+"/subscribe", "application/json", strings.NewReader(body))
 		if err != nil {
@@ -102,18 +89,7 @@ func TestServeAdmin(t *testing.T) {
 		"SIGNUPGUARD_BAN_STRIKES": "1",
 	}
 	base, _, stop := startServe(t, vars)
-	call := func(method, path string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, base+path, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	call := func(method, path string) (int, string) { return request(t, method, base+path, token) }
 	want := func(method, path string, wantCode int, wantBody string) {
 		t.Helper()
 		if code, body := call(method, path); code != wantCode || !strings.Contains(body, wantBody) {
