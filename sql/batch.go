@@ -20,8 +20,10 @@ var ErrClosed = errors.New("subscriber batcher is closed")
 
 // BatchConfig tunes a Batcher. Zero fields take the defaults.
 type BatchConfig struct {
-	// Window is how long the writer waits for more subscriptions after the
-	// first of a batch arrives. Default 1 ms.
+	// Window is how long a batch waits for more subscriptions after its
+	// first, even when a connection is free. Zero, the default: it leaves at
+	// once. Either way, subscriptions that arrive while every connection is
+	// busy gather into the next batch.
 	Window time.Duration
 	// MaxSize ends a batch early. Default 256.
 	MaxSize int
@@ -33,12 +35,13 @@ type BatchConfig struct {
 }
 
 // Batcher stores subscribers like DB.AddSubscriber, but one writer goroutine
-// gathers the subscriptions that arrive within a short window into a single
-// multi-row statement: one round trip and one commit serve many requests,
-// where one insert per request is bound by Postgres's per-statement cost.
-// Up to InFlight such statements run at once, so the window and the round
-// trip of one batch do not idle the others. Each caller still learns its
-// own outcome, and only after the commit.
+// gathers concurrent subscriptions into a single multi-row statement: one
+// round trip and one commit serve many requests, where one insert per
+// request is bound by Postgres's per-statement cost. Up to InFlight such
+// statements run at once. A batch leaves as soon as a connection is free,
+// so a lone signup waits for nobody; under load the connections are busy
+// and batches grow with it (group commit). Each caller still learns its own
+// outcome, and only after the commit.
 type Batcher struct {
 	db    *DB
 	cfg   BatchConfig
@@ -63,9 +66,6 @@ type addResult struct {
 
 // NewBatcher starts the writer. Close stops it.
 func NewBatcher(db *DB, cfg BatchConfig) *Batcher {
-	if cfg.Window <= 0 {
-		cfg.Window = time.Millisecond
-	}
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = 256
 	}
@@ -123,8 +123,8 @@ func (b *Batcher) Close() {
 }
 
 // write is the writer goroutine: it takes the first waiting subscription,
-// gathers more for up to Window or MaxSize, and hands the batch to a
-// flusher. While every flusher is busy it keeps gathering, so batches grow
+// gathers more for up to Window, and hands the batch to a flusher. While
+// every flusher is busy it keeps gathering, up to MaxSize, so batches grow
 // with the load instead of queueing behind each other.
 func (b *Batcher) write() {
 	var flushing sync.WaitGroup
@@ -133,6 +133,14 @@ func (b *Batcher) write() {
 	slots := make(chan struct{}, b.cfg.InFlight)
 	dispatch := func(batch []*pendingAdd) {
 		for len(batch) < b.cfg.MaxSize {
+			// Take what is already queued first: select would pick a
+			// free slot over it half of the time.
+			select {
+			case p := <-b.queue:
+				batch = append(batch, p)
+				continue
+			default:
+			}
 			select {
 			case slots <- struct{}{}:
 				flushing.Go(func() { b.flush(batch); <-slots })
@@ -163,17 +171,19 @@ func (b *Batcher) write() {
 				}
 			}
 		}
-		timer.Reset(b.cfg.Window)
-	gather:
-		for len(batch) < b.cfg.MaxSize {
-			select {
-			case p := <-b.queue:
-				batch = append(batch, p)
-			case <-timer.C:
-				break gather
+		if b.cfg.Window > 0 {
+			timer.Reset(b.cfg.Window)
+		gather:
+			for len(batch) < b.cfg.MaxSize {
+				select {
+				case p := <-b.queue:
+					batch = append(batch, p)
+				case <-timer.C:
+					break gather
+				}
 			}
+			timer.Stop()
 		}
-		timer.Stop()
 		dispatch(batch)
 	}
 }

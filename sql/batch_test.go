@@ -363,6 +363,6 @@ func BenchmarkAddSubscriber(b *testing.B) {
 	b.Run("single", func(b *testing.B) { run(b, db) })
 	b.Run("batched", func(b *testing.B) { run(b, mustBatcher(b, db, sql.BatchConfig{})) })
 	b.Run("batched-inflight1", func(b *testing.B) { run(b, mustBatcher(b, db, sql.BatchConfig{InFlight: 1})) })
-	b.Run("batched-100us", func(b *testing.B) { run(b, mustBatcher(b, db, sql.BatchConfig{Window: 100 * time.Microsecond})) })
-	b.Run("batched-10us", func(b *testing.B) { run(b, mustBatcher(b, db, sql.BatchConfig{Window: 10 * time.Microsecond})) })
+	b.Run("batched-window-1ms", func(b *testing.B) { run(b, mustBatcher(b, db, sql.BatchConfig{Window: time.Millisecond})) })
+	b.Run("batched-window-100us", func(b *testing.B) { run(b, mustBatcher(b, db, sql.BatchConfig{Window: 100 * time.Microsecond})) })
 }

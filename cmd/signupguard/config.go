@@ -59,7 +59,9 @@ type Config struct {
 	AdminToken  string
 	CORSOrigins []string
 
-	// Batched inserts (sql.Batcher).
+	// Batched inserts (sql.Batcher); Batch false inserts each signup on
+	// its own.
+	Batch       bool
 	BatchWindow time.Duration
 }
 
@@ -132,11 +134,16 @@ func settings() []setting {
 			}},
 		{"SIGNUPGUARD_RELOAD_INTERVAL", "30s", "serve: how often stored blocklists are checked for changes when no notification arrives",
 			func(c *Config, v string) (err error) { c.ReloadInterval, err = parsePositiveDuration(v); return err }},
-		{"SIGNUPGUARD_BATCH_WINDOW", "1ms", "how long one writer gathers concurrent signups into a single insert; 0 inserts each on its own",
+		{"SIGNUPGUARD_BATCH_WINDOW", "0s", "extra wait for more signups before a batched insert leaves (batches form anyway while every database connection is busy); off inserts each signup on its own",
 			func(c *Config, v string) (err error) {
+				if v == "off" {
+					c.Batch, c.BatchWindow = false, 0
+					return nil
+				}
+				c.Batch = true
 				c.BatchWindow, err = time.ParseDuration(v)
 				if err == nil && (c.BatchWindow < 0 || c.BatchWindow > time.Second) {
-					err = fmt.Errorf("want 0 to 1s")
+					err = fmt.Errorf("want off or 0 to 1s")
 				}
 				return err
 			}},

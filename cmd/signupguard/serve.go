@@ -91,7 +91,7 @@ func wire(ctx context.Context, cfg Config, db *sql.DB, log *slog.Logger, reg pro
 	}
 	var store service.Store = db
 	closeStore := func() {}
-	if cfg.BatchWindow > 0 {
+	if cfg.Batch {
 		b := sql.NewBatcher(db, sql.BatchConfig{Window: cfg.BatchWindow})
 		store, closeStore = b, b.Close
 	}
