@@ -1,10 +1,14 @@
 package api_test
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/netip"
+	"runtime/pprof"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +64,8 @@ var adminRoutes = []struct{ method, path string }{
 	{"GET", "/admin/ip/192.0.2.1"},
 	{"GET", "/admin/bans"},
 	{"DELETE", "/admin/bans/192.0.2.1"},
+	{"GET", "/admin/debug/pprof/heap"},
+	{"GET", "/admin/debug/pprof/profile?seconds=1"},
 }
 
 func TestAdmin(t *testing.T) {
@@ -160,6 +166,49 @@ func TestAdmin(t *testing.T) {
 			if resp.StatusCode != http.StatusBadRequest || errorCode(t, []byte(body)) != "invalid_request" {
 				t.Errorf("DELETE %s: %d %s, want 400 invalid_request", path, resp.StatusCode, body)
 			}
+		}
+	})
+	t.Run("Profile", func(t *testing.T) {
+		for _, path := range []string{"/admin/debug/pprof/heap", "/admin/debug/pprof/goroutine", "/admin/debug/pprof/profile?seconds=1"} {
+			resp, body := s.do(t, "GET", path, "", "", auth...)
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET %s: %d %s, want 200", path, resp.StatusCode, body)
+				continue
+			}
+			// pprof's format is gzipped protobuf.
+			zr, err := gzip.NewReader(strings.NewReader(body))
+			if err != nil {
+				t.Errorf("GET %s: not gzip: %v", path, err)
+				continue
+			}
+			if b, err := io.ReadAll(zr); err != nil || len(b) == 0 {
+				t.Errorf("GET %s: %d bytes of profile, %v", path, len(b), err)
+			}
+		}
+		for _, tt := range []struct {
+			path   string
+			status int
+			code   string
+		}{
+			{"/admin/debug/pprof/nonesuch", 404, "not_found"},
+			{"/admin/debug/pprof/profile?seconds=0", 400, "invalid_request"},
+			{"/admin/debug/pprof/profile?seconds=11", 400, "invalid_request"},
+			{"/admin/debug/pprof/profile?seconds=1.5", 400, "invalid_request"},
+		} {
+			resp, body := s.do(t, "GET", tt.path, "", "", auth...)
+			if resp.StatusCode != tt.status || errorCode(t, []byte(body)) != tt.code {
+				t.Errorf("GET %s: %d %s, want %d %s", tt.path, resp.StatusCode, body, tt.status, tt.code)
+			}
+		}
+		// The server runs in this process: a CPU profile taken here is one
+		// the route cannot start a second of.
+		if err := pprof.StartCPUProfile(io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := s.do(t, "GET", "/admin/debug/pprof/profile?seconds=1", "", "", auth...)
+		pprof.StopCPUProfile()
+		if resp.StatusCode != http.StatusServiceUnavailable || errorCode(t, []byte(body)) != "unavailable" || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("a second CPU profile: %d %s, want 503 unavailable with Retry-After", resp.StatusCode, body)
 		}
 	})
 }

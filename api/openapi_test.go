@@ -198,7 +198,7 @@ func TestOpenAPIComplete(t *testing.T) {
 	engine := s.Config.Handler.(*gin.Engine)
 	for _, r := range engine.Routes() {
 		path := r.Path
-		for _, p := range []string{":ip", "*key"} {
+		for _, p := range []string{":ip", "*key", ":name"} {
 			path = strings.Replace(path, p, "{"+strings.Trim(p, ":*")+"}", 1)
 		}
 		item := doc.Paths.Find(path)

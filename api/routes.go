@@ -40,6 +40,7 @@ func addRoutes(r *gin.Engine, log *slog.Logger, signup *service.Signup, cfg Conf
 			g.GET("/bans", handleBans(log, admin.Bans))
 			g.DELETE("/bans/*key", handleLift(log, admin.Bans))
 		}
+		g.GET("/debug/pprof/:name", handleProfile(log))
 	}
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, log, service.Errorf(codeNotFound, "No such page."))
