@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -45,6 +46,7 @@ func main() {
 	flag.StringVar(&o.logLevel, "log-level", "info", "SIGNUPGUARD_LOG_LEVEL of the service")
 	flag.IntVar(&o.pgPid, "pg-pid", 0, "pid of the cluster's postmaster, to count Postgres's CPU (0: not counted)")
 	flag.StringVar(&o.batch, "batch-window", "", "SIGNUPGUARD_BATCH_WINDOW of the service (empty: its default)")
+	flag.StringVar(&o.profile, "profile", "", "after the rounds, write CPU profiles of the service under load (blocked and new cases) into this directory")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -60,6 +62,7 @@ type options struct {
 	pgPid              int
 	duration           time.Duration
 	logLevel, batch    string
+	profile            string
 }
 
 // Source addresses: the blocklist covers 127.0.0.128/25, every other case
@@ -128,6 +131,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	if o.batch != "" {
 		env = append(env, "SIGNUPGUARD_BATCH_WINDOW="+o.batch)
+	}
+	token := rand.Text()
+	if o.profile != "" {
+		// Profiles come from the admin routes; they cost nothing unless asked for.
+		env = append(env, "SIGNUPGUARD_ADMIN_TOKEN="+token)
 	}
 	svc, err := startService(ctx, o.bin, env)
 	if err != nil {
@@ -214,6 +222,16 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 	}
 	rss, rssErr := svc.peakRSS()
+	if o.profile != "" {
+		// Outside the rounds: profiling slows the service a little.
+		for _, name := range []string{"blocked", "new"} {
+			path := filepath.Join(o.profile, name+".pprof")
+			if err := profile(svc.addr, token, path, o.duration, func() { attack(loads[name], o.conc, 0, o.duration) }); err != nil {
+				return fmt.Errorf("profile %s: %w", name, err)
+			}
+			fmt.Fprintf(os.Stderr, "bench: CPU profile of the service, %s: %s (go tool pprof -top -cum %s %s)\n", name, path, o.bin, path)
+		}
+	}
 
 	fmt.Fprintf(out, "%d rounds of %s per case; throughput at %d in flight (pgbench: %d clients); latency at a constant %d requests/s\n\n",
 		o.rounds, o.duration, o.conc, o.conc, o.rate)
