@@ -133,6 +133,16 @@ func TestLoadConfig(t *testing.T) {
 		{name: "ErrShrinkWord", env: map[string]string{"SIGNUPGUARD_BLOCKLIST_MAX_SHRINK": "half"}, bad: true},
 		{name: "ErrReloadInterval", env: map[string]string{"SIGNUPGUARD_RELOAD_INTERVAL": "-1s"}, bad: true},
 
+		// Batched inserts
+		{name: "BatchDefault", want: func(c Config) bool { return c.Batch && c.BatchWindow == 0 }},
+		{name: "BatchWindow", env: map[string]string{"SIGNUPGUARD_BATCH_WINDOW": "1ms"}, want: func(c Config) bool {
+			return c.Batch && c.BatchWindow == time.Millisecond
+		}},
+		{name: "BatchOff", env: map[string]string{"SIGNUPGUARD_BATCH_WINDOW": "off"}, want: func(c Config) bool { return !c.Batch }},
+		{name: "ErrBatchNegative", env: map[string]string{"SIGNUPGUARD_BATCH_WINDOW": "-1ms"}, bad: true},
+		{name: "ErrBatchLong", env: map[string]string{"SIGNUPGUARD_BATCH_WINDOW": "2s"}, bad: true},
+		{name: "ErrBatchUnit", env: map[string]string{"SIGNUPGUARD_BATCH_WINDOW": "1"}, bad: true},
+
 		// Abuse controls
 		{name: "LimitDefaults", env: nil, want: func(c Config) bool {
 			l, d := limitConfig(c), limit.DefaultConfig()
