@@ -53,10 +53,9 @@ type Batcher struct {
 
 // pendingAdd is one caller waiting for its batch.
 type pendingAdd struct {
-	ctx  context.Context
-	sub  service.Subscriber
-	res  chan addResult // buffered: the writer never blocks on a caller
-	gone bool           // gave up before its batch was sent; set by the writer only
+	ctx context.Context
+	sub service.Subscriber
+	res chan addResult // buffered: the writer never blocks on a caller
 }
 
 type addResult struct {
@@ -131,6 +130,9 @@ func (b *Batcher) write() {
 	defer close(b.done)
 	defer flushing.Wait()
 	slots := make(chan struct{}, b.cfg.InFlight)
+	send := func(batch []*pendingAdd) { // holding a slot
+		flushing.Go(func() { b.flush(batch); <-slots })
+	}
 	dispatch := func(batch []*pendingAdd) {
 		for len(batch) < b.cfg.MaxSize {
 			// Take what is already queued first: select would pick a
@@ -143,14 +145,14 @@ func (b *Batcher) write() {
 			}
 			select {
 			case slots <- struct{}{}:
-				flushing.Go(func() { b.flush(batch); <-slots })
+				send(batch)
 				return
 			case p := <-b.queue:
 				batch = append(batch, p)
 			}
 		}
 		slots <- struct{}{}
-		flushing.Go(func() { b.flush(batch); <-slots })
+		send(batch)
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -164,8 +166,7 @@ func (b *Batcher) write() {
 			for {
 				select {
 				case p := <-b.queue:
-					dispatch(append(batch, p))
-					batch = make([]*pendingAdd, 0, b.cfg.MaxSize)
+					dispatch([]*pendingAdd{p})
 				default:
 					return
 				}
@@ -208,13 +209,13 @@ type batchKey struct{ list, key string }
 // share its fate as duplicates, so exactly one is created.
 func (b *Batcher) flush(batch []*pendingAdd) {
 	first := make(map[batchKey]*pendingAdd, len(batch))
-	var leaders []*pendingAdd
+	var live, leaders []*pendingAdd
 	for _, p := range batch {
 		if p.ctx.Err() != nil {
-			p.gone = true
 			p.res <- addResult{err: fmt.Errorf("wait for batch: %w", p.ctx.Err())}
 			continue
 		}
+		live = append(live, p)
 		k := batchKey{p.sub.List, p.sub.Address.Key}
 		if _, ok := first[k]; !ok {
 			first[k] = p
@@ -240,23 +241,16 @@ func (b *Batcher) flush(batch []*pendingAdd) {
 		addrs = append(addrs, p.sub.Address.String())
 		keys = append(keys, p.sub.Address.Key)
 		names = append(names, p.sub.Name)
-		var ip *netip.Addr
-		if p.sub.Client.IsValid() {
-			a := p.sub.Client.Unmap()
-			ip = &a
-		}
-		ips = append(ips, ip)
+		ips = append(ips, clientIP(p.sub.Client))
 	}
 	created, err := b.insert(lists, addrs, keys, names, ips)
-	for _, p := range batch {
-		k := batchKey{p.sub.List, p.sub.Address.Key}
-		switch {
-		case p.gone:
-		case err != nil:
+	for _, p := range live {
+		if err != nil {
 			p.res <- addResult{err: err}
-		default:
-			p.res <- addResult{created: first[k] == p && created[k]}
+			continue
 		}
+		k := batchKey{p.sub.List, p.sub.Address.Key}
+		p.res <- addResult{created: first[k] == p && created[k]}
 	}
 }
 

@@ -13,8 +13,9 @@ import (
 )
 
 // TestMigrateConcurrent starts eight instances' migrations at once on an
-// empty database, as a rolling deploy does: all succeed, the schema is there
-// once, and migrating again is a no-op.
+// empty database, as a rolling deploy does: all succeed (a migration run
+// twice would fail on the table it creates), and migrating again is a
+// no-op that leaves the table in place.
 func TestMigrateConcurrent(t *testing.T) {
 	url := testenv.PostgresURL(t)
 	ctx := context.Background()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/signupguard/signupguard/service"
@@ -22,12 +23,8 @@ returning id`
 
 // AddSubscriber stores s unless (s.List, s.Address.Key) is already stored.
 func (db *DB) AddSubscriber(ctx context.Context, s service.Subscriber) (bool, error) {
-	var ip any
-	if s.Client.IsValid() {
-		ip = s.Client.Unmap()
-	}
 	var id int64
-	err := db.Pool.QueryRow(ctx, insertSubscriber, s.List, s.Address.String(), s.Address.Key, s.Name, ip).Scan(&id)
+	err := db.Pool.QueryRow(ctx, insertSubscriber, s.List, s.Address.String(), s.Address.Key, s.Name, clientIP(s.Client)).Scan(&id)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return false, nil
@@ -35,4 +32,14 @@ func (db *DB) AddSubscriber(ctx context.Context, s service.Subscriber) (bool, er
 		return false, fmt.Errorf("insert subscriber: %w", err)
 	}
 	return true, nil
+}
+
+// clientIP is a subscriber's client_ip: nil (NULL) when the address is
+// unknown, and IPv4 as IPv4 when it came IPv4-mapped.
+func clientIP(a netip.Addr) *netip.Addr {
+	if !a.IsValid() {
+		return nil
+	}
+	a = a.Unmap()
+	return &a
 }

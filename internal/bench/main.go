@@ -107,11 +107,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
-	dnsAddr, stopDNS, err := startDNS()
+	dns, err := startDNS()
 	if err != nil {
 		return err
 	}
-	defer stopDNS()
+	defer dns.Close()
 	list := filepath.Join(dir, "bench.txt")
 	if err := os.WriteFile(list, []byte("# the bench's blocked sources\n127.0.0.128/25\n"), 0o644); err != nil {
 		return err
@@ -119,7 +119,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	env := []string{
 		"DATABASE_URL=" + o.db,
 		"SIGNUPGUARD_BLOCKLISTS=bench=" + list,
-		"SIGNUPGUARD_DNS_SERVERS=" + dnsAddr,
+		"SIGNUPGUARD_DNS_SERVERS=" + dns.Addr(),
 		// Limits and bans are measured elsewhere; here they would only cut
 		// throughput (and the invalid addresses would earn bans).
 		"SIGNUPGUARD_RATE_LIMIT=off",

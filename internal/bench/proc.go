@@ -3,10 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,20 +24,13 @@ type proc struct {
 	done chan error
 }
 
-// startService runs "signupguard serve" on a free loopback port with env and
-// waits until it is ready. Its log is thrown away but for the last lines,
-// shown if it fails to start.
+// startService runs "signupguard serve" on a loopback port of its choice
+// with env and waits until it is ready. Its log is read for the listening
+// address and thrown away but for the last lines, shown if it fails to
+// start.
 func startService(ctx context.Context, bin string, env []string) (*proc, error) {
-	// A port found free may be taken before the service binds it; then the
-	// service exits, and so does the bench, saying why.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(append(os.Environ(), env...), "SIGNUPGUARD_LISTEN="+addr)
+	cmd.Env = append(append(os.Environ(), env...), "SIGNUPGUARD_LISTEN=127.0.0.1:0")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -45,13 +38,19 @@ func startService(ctx context.Context, bin string, env []string) (*proc, error) 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	p := &proc{cmd: cmd, addr: addr, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, done: make(chan error, 1)}
 	var mu sync.Mutex
 	var tail []string // the last lines, for an error message
+	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
+		for sent := false; sc.Scan(); {
+			var line struct{ Msg, Addr string }
+			if !sent && json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				addrc <- line.Addr
+				sent = true
+			}
 			mu.Lock()
 			tail = append(tail[max(0, len(tail)-20):], sc.Text())
 			mu.Unlock()
@@ -59,30 +58,34 @@ func startService(ctx context.Context, bin string, env []string) (*proc, error) 
 		io.Copy(io.Discard, stderr)
 		p.done <- cmd.Wait()
 	}()
+	failed := func(why error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Errorf("%w\n%s", why, strings.Join(tail, "\n"))
+	}
 	// Ready means Postgres answers and the blocklists are loaded.
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.After(60 * time.Second)
 	for {
-		resp, err := http.Get("http://" + p.addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p, nil
+		if p.addr != "" {
+			resp, err := http.Get("http://" + p.addr + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return p, nil
+				}
 			}
 		}
-		if time.Now().After(deadline) {
-			p.stop()
-			mu.Lock()
-			defer mu.Unlock()
-			return nil, fmt.Errorf("signupguard not ready within 60s: %v\n%s", err, strings.Join(tail, "\n"))
-		}
 		select {
+		case p.addr = <-addrc:
+			continue
 		case <-ctx.Done():
 			p.stop()
 			return nil, ctx.Err()
 		case err := <-p.done:
-			mu.Lock()
-			defer mu.Unlock()
-			return nil, fmt.Errorf("signupguard serve exited: %v\n%s", err, strings.Join(tail, "\n"))
+			return nil, failed(fmt.Errorf("signupguard serve exited: %v", err))
+		case <-deadline:
+			p.stop()
+			return nil, failed(errors.New("signupguard not ready within 60s"))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

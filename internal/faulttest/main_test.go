@@ -160,8 +160,7 @@ func blockedSet() *blocklist.Set {
 // inProcess is signupguard wired as serve wires it, in this process, so a
 // test can count goroutines and measure the heap.
 type inProcess struct {
-	URL  string
-	http *http.Server
+	URL string
 }
 
 // startInProcess serves signupguard on a free loopback port, storing into
@@ -198,7 +197,7 @@ func startInProcess(t *testing.T, dbURL string, lim service.Limiter, mx service.
 		store.Close()
 		db.Close()
 	})
-	return &inProcess{URL: "http://" + ln.Addr().String(), http: srv}
+	return &inProcess{URL: "http://" + ln.Addr().String()}
 }
 
 // answer is what one request got.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,8 +22,6 @@ import (
 func TestSlowClients(t *testing.T) {
 	srv := startInProcess(t, testenv.PostgresURL(t), nil, nil, service.Config{}, nil)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	waitReady(t, srv.URL)
-	http.DefaultClient.CloseIdleConnections()
 	baseline := runtime.NumGoroutine()
 
 	const each = 20

@@ -48,7 +48,7 @@ func NewCluster(t testing.TB) *Cluster {
 	}
 	c := &Cluster{dir: dir, bin: bin, URL: "postgres://postgres@/postgres?sslmode=disable&host=" + filepath.Join(dir, "sock")}
 	t.Cleanup(func() {
-		c.pgCtl(t, "stop", "-m", "immediate")
+		c.pgCtl("stop", "-m", "immediate")
 		os.RemoveAll(dir)
 	})
 	if err := os.Mkdir(filepath.Join(dir, "sock"), 0o755); err != nil {
@@ -81,7 +81,7 @@ func NewCluster(t testing.TB) *Cluster {
 func (c *Cluster) Start(t testing.TB) {
 	t.Helper()
 	opts := fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=off -c max_connections=100", filepath.Join(c.dir, "sock"))
-	if err := c.pgCtl(t, "start", "-w", "-t", "60", "-l", filepath.Join(c.dir, "postgres.log"), "-o", opts); err != nil {
+	if err := c.pgCtl("start", "-w", "-t", "60", "-l", filepath.Join(c.dir, "postgres.log"), "-o", opts); err != nil {
 		log, _ := os.ReadFile(filepath.Join(c.dir, "postgres.log"))
 		t.Fatalf("testenv: start cluster: %v\n%s", err, log)
 	}
@@ -98,13 +98,12 @@ func (c *Cluster) Start(t testing.TB) {
 // disconnected, nothing committed is lost) and returns once it is down.
 func (c *Cluster) Stop(t testing.TB) {
 	t.Helper()
-	if err := c.pgCtl(t, "stop", "-w", "-t", "60", "-m", "fast"); err != nil {
+	if err := c.pgCtl("stop", "-w", "-t", "60", "-m", "fast"); err != nil {
 		t.Fatalf("testenv: stop cluster: %v", err)
 	}
 }
 
-func (c *Cluster) pgCtl(t testing.TB, args ...string) error {
-	t.Helper()
+func (c *Cluster) pgCtl(args ...string) error {
 	args = append([]string{"-D", filepath.Join(c.dir, "data")}, args...)
 	out, err := c.command("pg_ctl", args...).CombinedOutput()
 	if err != nil {

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -44,7 +45,8 @@ const maxChase = 16
 // what a cache saved. It serves through its own handler, never
 // dns.DefaultServeMux, so any number run in one process.
 type DNSServer struct {
-	addr string
+	addr    string
+	servers []*dns.Server // UDP and TCP
 
 	mu      sync.Mutex
 	records map[dnsKey][]dns.RR
@@ -74,6 +76,17 @@ type dnsKey struct {
 // NXDOMAIN or NODATA without one.
 func NewDNS(t testing.TB, records ...string) *DNSServer {
 	t.Helper()
+	s, err := StartDNS(records...)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// StartDNS is NewDNS outside a test, for tools such as the benchmark:
+// Close stops the server.
+func StartDNS(records ...string) (*DNSServer, error) {
 	s := &DNSServer{
 		records: map[dnsKey][]dns.RR{},
 		names:   map[string]bool{},
@@ -86,7 +99,7 @@ func NewDNS(t testing.TB, records ...string) *DNSServer {
 	for _, line := range records {
 		rr, err := dns.NewRR(line)
 		if err != nil || rr == nil {
-			t.Fatalf("testenv: DNS record %q: %v", line, err)
+			return nil, fmt.Errorf("DNS record %q: %v", line, err)
 		}
 		h := rr.Header()
 		h.Name = strings.ToLower(h.Name)
@@ -102,31 +115,35 @@ func NewDNS(t testing.TB, records ...string) *DNSServer {
 		}
 	}
 
-	pc, ln := listenUDPAndTCP(t)
+	pc, ln, err := listenUDPAndTCP()
+	if err != nil {
+		return nil, err
+	}
 	handler := dns.HandlerFunc(s.serveDNS)
-	udp := &dns.Server{PacketConn: pc, Handler: handler}
-	tcp := &dns.Server{Listener: ln, Handler: handler}
-	for _, srv := range []*dns.Server{udp, tcp} {
+	s.servers = []*dns.Server{{PacketConn: pc, Handler: handler}, {Listener: ln, Handler: handler}}
+	for _, srv := range s.servers {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
 		go srv.ActivateAndServe()
 		<-started
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		udp.ShutdownContext(ctx)
-		tcp.ShutdownContext(ctx)
-	})
 	s.addr = pc.LocalAddr().String()
-	return s
+	return s, nil
+}
+
+// Close stops the server.
+func (s *DNSServer) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, srv := range s.servers {
+		srv.ShutdownContext(ctx)
+	}
 }
 
 // listenUDPAndTCP binds UDP and TCP on one free port of 127.0.0.1, as a
 // client that retries a truncated answer over TCP expects. A port free for
 // UDP may be taken for TCP, so it tries a few.
-func listenUDPAndTCP(t testing.TB) (net.PacketConn, net.Listener) {
-	t.Helper()
+func listenUDPAndTCP() (net.PacketConn, net.Listener, error) {
 	var err error
 	for range 20 {
 		var pc net.PacketConn
@@ -137,12 +154,11 @@ func listenUDPAndTCP(t testing.TB) (net.PacketConn, net.Listener) {
 		var ln net.Listener
 		ln, err = net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
-			return pc, ln
+			return pc, ln, nil
 		}
 		pc.Close()
 	}
-	t.Fatalf("testenv: DNS listen: %v", err)
-	return nil, nil
+	return nil, nil, fmt.Errorf("DNS listen: %w", err)
 }
 
 // Addr returns the server's host:port, for both UDP and TCP.

@@ -1,7 +1,7 @@
 // Package testenv stands up real dependencies for tests: a Postgres database
-// per test, and (as other helpers are added) DNS and HTTP servers on
-// loopback. It imports no package of signupguard, so any package's tests can
-// use it.
+// per test, a Postgres cluster a test may stop and start, a Redis key
+// prefix per test, and a DNS server on loopback. It imports no package of
+// signupguard, so any package's tests can use it.
 package testenv
 
 import (
@@ -34,9 +34,7 @@ func PostgresURL(t testing.TB) string {
 	}
 	defer conn.Close(ctx)
 
-	var b [6]byte
-	rand.Read(b[:])
-	name := "signupguard_test_" + hex.EncodeToString(b[:])
+	name := "signupguard_test_" + unique()
 	if _, err := conn.Exec(ctx, "create database "+name); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
@@ -66,4 +64,12 @@ func withDatabase(t testing.TB, base, name string) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// unique returns a random name part, so tests running at once, in one
+// process or several, never share a database or a key.
+func unique() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -2,8 +2,6 @@ package testenv
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"testing"
 	"time"
@@ -33,9 +31,7 @@ func RedisURL(t testing.TB) (url, prefix string) {
 		c.Close()
 		t.Fatalf("TEST_REDIS_URL: %v", err)
 	}
-	var b [6]byte
-	rand.Read(b[:])
-	prefix = "test:" + hex.EncodeToString(b[:]) + ":"
+	prefix = "test:" + unique() + ":"
 	t.Cleanup(func() {
 		defer c.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
