@@ -35,19 +35,20 @@ type signupFields struct {
 const defaultHoneypot = "website"
 
 // mediaType checks what r's headers say of its body: a JSON or form media
-// type in UTF-8, and no declared length over maxBody. It returns the media
-// type. This much is known before the body is read, so it is checked before
-// anything else.
+// type in UTF-8, and no declared length over maxBody. This much is known
+// before the body is read, so it is checked before anything else. It
+// returns the media type as the Content-Type header names it even with an
+// error, so that a refused browser form is still answered as one.
 func mediaType(r *http.Request) (string, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && mt != "application/x-www-form-urlencoded") {
-		return "", service.Errorf(codeUnsupportedMedia, "Send the form as application/json or application/x-www-form-urlencoded.")
+		return mt, service.Errorf(codeUnsupportedMedia, "Send the form as application/json or application/x-www-form-urlencoded.")
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return "", service.Errorf(codeUnsupportedMedia, "Send the form encoded as UTF-8.")
+		return mt, service.Errorf(codeUnsupportedMedia, "Send the form encoded as UTF-8.")
 	}
 	if r.ContentLength > maxBody {
-		return "", service.Errorf(codeTooLarge, "The form is larger than %d bytes.", maxBody)
+		return mt, service.Errorf(codeTooLarge, "The form is larger than %d bytes.", maxBody)
 	}
 	return mt, nil
 }

@@ -4,7 +4,6 @@ import (
 	"embed"
 	"html/template"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -72,12 +71,12 @@ func cors(allowed origins) gin.HandlerFunc {
 	}
 }
 
-// isBrowserForm reports whether r is a plain HTML form submitted by a
-// browser navigating (no JavaScript): a form body and an Accept header
-// naming text/html. Such a request is answered with a redirect or a page;
-// every other request (curl, the script's JSON) gets JSON.
-func isBrowserForm(r *http.Request) bool {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+// isBrowserForm reports whether r, whose body has media type mt, is a plain
+// HTML form submitted by a browser navigating (no JavaScript): a form body
+// and an Accept header naming text/html. Such a request is answered with a
+// redirect or a page; every other request (curl, the script's JSON) gets
+// JSON.
+func isBrowserForm(r *http.Request, mt string) bool {
 	return mt == "application/x-www-form-urlencoded" && strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 

@@ -20,7 +20,8 @@ type subscribeResponse struct {
 // a page instead of JSON.
 func handleSubscribe(log *slog.Logger, signup *service.Signup, cfg Config, allowed origins) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		browser := isBrowserForm(c.Request)
+		mt, mtErr := mediaType(c.Request)
+		browser := isBrowserForm(c.Request, mt)
 		var redirect string
 		fail := func(err error) {
 			if browser {
@@ -29,13 +30,12 @@ func handleSubscribe(log *slog.Logger, signup *service.Signup, cfg Config, allow
 			}
 			writeError(c, log, err)
 		}
-		// The client is admitted (blocklists, limits, bans) before its body
-		// is read or parsed: a listed or banned client costs no more.
-		mt, err := mediaType(c.Request)
-		if err != nil {
-			fail(err)
+		if mtErr != nil {
+			fail(mtErr)
 			return
 		}
+		// The client is admitted (blocklists, limits, bans) before its body
+		// is read or parsed: a listed or banned client costs no more.
 		adm, err := signup.Admit(c.Request.Context(), clientOf(c))
 		if err != nil {
 			fail(err)

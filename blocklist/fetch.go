@@ -166,11 +166,6 @@ func (f *Fetcher) Fetch(ctx context.Context, location string, prev Validators) (
 	if err != nil {
 		return Download{}, fmt.Errorf("fetch %s: %w", location, err)
 	}
-	// The transport checks Content-Length itself, but only when it did not
-	// decode gzip for us (then the length is of the compressed body).
-	if resp.ContentLength >= 0 && !resp.Uncompressed && int64(len(body)) != resp.ContentLength {
-		return Download{}, fmt.Errorf("fetch %s: got %d of %d bytes: %w", location, len(body), resp.ContentLength, ErrTruncated)
-	}
 	if d.Body, err = f.gunzip(body); err != nil {
 		return Download{}, fmt.Errorf("fetch %s: %w", location, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,7 +149,11 @@ func TestFetchRefused(t *testing.T) {
 		text    string
 	}{
 		{name: "OversizeAnnounced", cfg: blocklist.FetchConfig{MaxBytes: 1000}, want: blocklist.ErrTooLarge,
-			handler: func(w http.ResponseWriter, r *http.Request) { w.Write(body) }},
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				// Announced: a body past net/http's buffer would go chunked.
+				w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+				w.Write(body)
+			}},
 		{name: "OversizeChunked", cfg: blocklist.FetchConfig{MaxBytes: 1000}, want: blocklist.ErrTooLarge,
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				for i := 0; i < 10; i++ {

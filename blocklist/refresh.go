@@ -154,7 +154,7 @@ func NewRefresher(f *Fetcher, store SnapshotStore, cfg RefreshConfig) *Refresher
 func (r *Refresher) Refresh(ctx context.Context, name, location string) Report {
 	start := r.cfg.Now()
 	rep := Report{Name: name}
-	prev, found, err := r.store.Snapshot(ctx, name)
+	prev, _, err := r.store.Snapshot(ctx, name)
 	if err != nil {
 		rep.Outcome, rep.Err = Failed, fmt.Errorf("read stored copy: %w", err)
 		rep.Took = r.cfg.Now().Sub(start)
@@ -162,7 +162,7 @@ func (r *Refresher) Refresh(ctx context.Context, name, location string) Report {
 	}
 	rep.Entries, rep.Previous, rep.KeptFrom = prev.Entries, prev.Entries, prev.FetchedAt
 
-	snap, outcome, err := r.fetchAndCheck(ctx, name, location, prev, found && prev.HasCopy())
+	snap, outcome, err := r.fetchAndCheck(ctx, name, location, prev)
 	rep.Bytes = snap.Bytes
 	now := r.cfg.Now()
 	switch {
@@ -192,7 +192,8 @@ func (r *Refresher) Refresh(ctx context.Context, name, location string) Report {
 
 // fetchAndCheck downloads and parses a source and applies the guards. The
 // Snapshot it returns for Updated lacks only the times.
-func (r *Refresher) fetchAndCheck(ctx context.Context, name, location string, prev Snapshot, hasCopy bool) (Snapshot, Outcome, error) {
+func (r *Refresher) fetchAndCheck(ctx context.Context, name, location string, prev Snapshot) (Snapshot, Outcome, error) {
+	hasCopy := prev.HasCopy()
 	var v Validators
 	if hasCopy && prev.Location == location {
 		v = prev.Validators

@@ -208,8 +208,9 @@ func TestReloaderInterval(t *testing.T) {
 	}
 }
 
-// TestReloaderRace swaps sets while readers look up, under -race: every
-// reader sees either the old or the new set, whole.
+// TestReloaderRace swaps sets while readers look up. A torn swap is for the
+// race detector to find (scripts/test runs -race); the lookups check that
+// every set a reader gets answers for both of its addresses under one name.
 func TestReloaderRace(t *testing.T) {
 	var version atomic.Int64
 	loaded := make(chan struct{}, 1)

@@ -168,6 +168,9 @@ func New(sources []Source, opt Options) (*Set, []Warning) {
 		groups: make([][]int32, len(sources)),
 		trie:   cidranger.NewPCTrieRanger(),
 	}
+	s.allow = mergeRanges(opt.Allow)
+	targets := s.warnTargets(opt.TrustedProxies)
+	var warns []Warning
 	var small []uint64 // start<<32 | bits<<26 | source
 	var v6 []listed6
 	broad := map[netip.Prefix][]int32{}
@@ -179,6 +182,11 @@ func New(sources []Source, opt Options) (*Set, []Warning) {
 				continue
 			}
 			p = Normalize(p)
+			for _, t := range targets {
+				if p.Overlaps(t.p) {
+					warns = append(warns, Warning{Source: src.Name, Prefix: p, Covers: t.covers, Address: t.p})
+				}
+			}
 			switch {
 			case p.Addr().Is6():
 				v6 = append(v6, listed6{to128(p.Addr()), uint8(p.Bits()), int32(i)})
@@ -196,8 +204,10 @@ func New(sources []Source, opt Options) (*Set, []Warning) {
 	s.buildSmall(small)
 	s.build6(v6)
 	s.buildTrie(broad)
-	s.allow = mergeRanges(opt.Allow)
-	return s, s.warnings(sources, opt.TrustedProxies)
+	slices.SortFunc(warns, func(a, b Warning) int {
+		return cmp.Or(cmp.Compare(a.Source, b.Source), a.Prefix.Addr().Compare(b.Prefix.Addr()), cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits()))
+	})
+	return s, slices.CompactFunc(warns, func(a, b Warning) bool { return a == b })
 }
 
 // buildSmall fills the /16-bucketed arrays from packed small entries.
@@ -538,39 +548,24 @@ func mergeRanges(ps []netip.Prefix) []addrRange {
 // connects from.
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
 
-// warnings finds entries covering loopback or a trusted proxy that the
-// allowlist does not cover.
-func (s *Set) warnings(sources []Source, trusted []netip.Prefix) []Warning {
-	type target struct {
-		p      netip.Prefix
-		covers string
-	}
-	var targets []target
+// warnTarget is an address that no entry should cover unless the
+// allowlist does.
+type warnTarget struct {
+	p      netip.Prefix
+	covers string
+}
+
+// warnTargets are loopback and the trusted proxies, less what the
+// allowlist covers: New warns of entries covering them.
+func (s *Set) warnTargets(trusted []netip.Prefix) []warnTarget {
+	var targets []warnTarget
 	for _, p := range loopback {
-		targets = append(targets, target{p, "loopback"})
+		targets = append(targets, warnTarget{p, "loopback"})
 	}
 	for _, p := range trusted {
 		if p.IsValid() {
-			targets = append(targets, target{Normalize(p), "trusted proxy"})
+			targets = append(targets, warnTarget{Normalize(p), "trusted proxy"})
 		}
 	}
-	targets = slices.DeleteFunc(targets, func(t target) bool { return s.allowsAll(t.p) })
-	var out []Warning
-	for _, src := range sources {
-		for _, p := range src.Prefixes {
-			if !p.IsValid() {
-				continue
-			}
-			p = Normalize(p)
-			for _, t := range targets {
-				if p.Overlaps(t.p) {
-					out = append(out, Warning{Source: src.Name, Prefix: p, Covers: t.covers, Address: t.p})
-				}
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b Warning) int {
-		return cmp.Or(cmp.Compare(a.Source, b.Source), a.Prefix.Addr().Compare(b.Prefix.Addr()), cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits()))
-	})
-	return slices.CompactFunc(out, func(a, b Warning) bool { return a == b })
+	return slices.DeleteFunc(targets, func(t warnTarget) bool { return s.allowsAll(t.p) })
 }

@@ -163,7 +163,7 @@ func normaliseDomain(domain string) (string, error) {
 		return "", errors.New("dotless domain")
 	}
 	for _, l := range labels {
-		if err := checkLabel(l); err != nil {
+		if err := CheckLabel(l); err != nil {
 			return "", err
 		}
 	}
@@ -178,8 +178,9 @@ func normaliseDomain(domain string) (string, error) {
 	return ascii, nil
 }
 
-// checkLabel enforces the LDH rule on one A-label.
-func checkLabel(l string) error {
+// CheckLabel enforces the LDH rule on one lowercase A-label of a domain
+// name: 1 to 63 letters, digits and hyphens, no hyphen at either end.
+func CheckLabel(l string) error {
 	if l == "" || len(l) > maxLabel {
 		return errors.New("empty or over-long label")
 	}

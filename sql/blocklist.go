@@ -44,13 +44,7 @@ func (db *DB) Snapshot(ctx context.Context, name string) (blocklist.Snapshot, bo
 // BlocklistState returns the blocklist version and every source's metadata,
 // without prefixes: cheap enough to poll.
 func (db *DB) BlocklistState(ctx context.Context) (int64, []blocklist.Snapshot, error) {
-	var version int64
-	var snaps []blocklist.Snapshot
-	err := pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		version, snaps, err = readSnapshots(ctx, tx, false)
-		return err
-	})
+	version, snaps, err := db.readSnapshots(ctx, false)
 	if err != nil {
 		return 0, nil, fmt.Errorf("read blocklist state: %w", err)
 	}
@@ -60,34 +54,32 @@ func (db *DB) BlocklistState(ctx context.Context) (int64, []blocklist.Snapshot, 
 // Snapshots returns every source with its prefixes, and the version they
 // make up: one snapshot of the database, so the version matches the copies.
 func (db *DB) Snapshots(ctx context.Context) (int64, []blocklist.Snapshot, error) {
-	var version int64
-	var snaps []blocklist.Snapshot
-	err := pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		version, snaps, err = readSnapshots(ctx, tx, true)
-		return err
-	})
+	version, snaps, err := db.readSnapshots(ctx, true)
 	if err != nil {
 		return 0, nil, fmt.Errorf("read blocklists: %w", err)
 	}
 	return version, snaps, nil
 }
 
-func readSnapshots(ctx context.Context, tx pgx.Tx, withPrefixes bool) (int64, []blocklist.Snapshot, error) {
-	var version int64
-	if err := tx.QueryRow(ctx, readBlocklistVersion).Scan(&version); err != nil {
-		return 0, nil, err
-	}
-	cols := snapshotColumns
-	if withPrefixes {
-		cols += `, prefixes`
-	}
-	rows, err := tx.Query(ctx, `select `+cols+` from blocklist_sources order by name`)
-	if err != nil {
-		return 0, nil, err
-	}
-	snaps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (blocklist.Snapshot, error) {
-		return scanSnapshot(row, withPrefixes)
+// readSnapshots reads the version and the sources in one read-only
+// snapshot of the database.
+func (db *DB) readSnapshots(ctx context.Context, withPrefixes bool) (version int64, snaps []blocklist.Snapshot, err error) {
+	err = pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, readBlocklistVersion).Scan(&version); err != nil {
+			return err
+		}
+		cols := snapshotColumns
+		if withPrefixes {
+			cols += `, prefixes`
+		}
+		rows, err := tx.Query(ctx, `select `+cols+` from blocklist_sources order by name`)
+		if err != nil {
+			return err
+		}
+		snaps, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (blocklist.Snapshot, error) {
+			return scanSnapshot(row, withPrefixes)
+		})
+		return err
 	})
 	return version, snaps, err
 }

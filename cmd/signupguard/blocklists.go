@@ -14,9 +14,9 @@ import (
 // stored); else, for a file source, the file itself, so a fresh install
 // blocks before its first refresh; else nothing (a URL never fetched). A
 // source that fails is logged and skipped. files describes the sources read
-// from files, for the metrics. ok is false when no Set should be served
-// yet: lists are configured but none of them loaded.
-func loadBlocklists(cfg Config, stored map[string]blocklist.Snapshot, log *slog.Logger) (set *blocklist.Set, files []blocklist.Snapshot, ok bool) {
+// from files, for the metrics. set is nil when none should be served yet:
+// lists are configured but none of them loaded.
+func loadBlocklists(cfg Config, stored map[string]blocklist.Snapshot, log *slog.Logger) (set *blocklist.Set, files []blocklist.Snapshot) {
 	var sources []blocklist.Source
 	for _, src := range cfg.Blocklists {
 		if s, found := stored[src.Name]; found && s.HasCopy() {
@@ -24,7 +24,7 @@ func loadBlocklists(cfg Config, stored map[string]blocklist.Snapshot, log *slog.
 			sources = append(sources, blocklist.Source{Name: src.Name, Prefixes: s.Prefixes})
 			continue
 		}
-		if src.IsURL() {
+		if blocklist.IsURL(src.Location) {
 			log.Warn("blocklist not loaded yet: run signupguard refresh", "list", src.Name, "url", src.Location)
 			continue
 		}
@@ -41,14 +41,14 @@ func loadBlocklists(cfg Config, stored map[string]blocklist.Snapshot, log *slog.
 		sources = append(sources, blocklist.Source{Name: src.Name, Prefixes: res.Prefixes})
 	}
 	if len(sources) == 0 && len(cfg.Blocklists) > 0 {
-		return nil, files, false
+		return nil, files
 	}
 	set, warnings := blocklist.New(sources, blocklist.Options{Allow: cfg.Allowlist, TrustedProxies: cfg.TrustedProxies})
 	for _, w := range warnings {
 		log.Warn("blocklist covers an address of ours", "list", w.Source, "prefix", w.Prefix.String(),
 			"covers", w.Covers+" "+w.Address.String(), "advice", w.String())
 	}
-	return set, files, true
+	return set, files
 }
 
 func parseFile(path string) (blocklist.Result, error) {

@@ -324,11 +324,6 @@ type BlocklistSource struct {
 	Location string // an http(s) URL or a file path
 }
 
-// IsURL reports whether the list is downloaded rather than read from a file.
-func (s BlocklistSource) IsURL() bool {
-	return strings.HasPrefix(s.Location, "http://") || strings.HasPrefix(s.Location, "https://")
-}
-
 var blocklistName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // parseBlocklists reads "name=location,...", or "none".
@@ -353,7 +348,7 @@ func parseBlocklists(v string) ([]BlocklistSource, error) {
 		src := BlocklistSource{Name: name, Location: loc}
 		if strings.Contains(loc, "://") {
 			u, err := url.Parse(loc)
-			if err != nil || !src.IsURL() || u.Host == "" {
+			if err != nil || !blocklist.IsURL(loc) || u.Host == "" {
 				return nil, fmt.Errorf("%q: a URL must be http:// or https:// with a host", loc)
 			}
 		}

@@ -45,7 +45,12 @@ func main() {
 	}
 }
 
+// exitCode is the process's exit status for run's error: 0 for none, 2 for
+// a usage error or a check that refuses, 1 for anything else.
 func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
 	var failed checkFailed
 	if errors.Is(err, errUsage) || errors.As(err, &failed) {
 		return 2

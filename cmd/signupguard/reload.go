@@ -85,7 +85,7 @@ func (l *storedLists) Load(ctx context.Context) (*blocklist.Set, int64, error) {
 	for _, s := range snaps {
 		stored[s.Name] = s
 	}
-	set, files, _ := loadBlocklists(l.cfg, stored, l.log)
+	set, files := loadBlocklists(l.cfg, stored, l.log)
 	l.mu.Lock()
 	l.files = files
 	l.mu.Unlock()

@@ -311,24 +311,54 @@ func (r *Redis) scanBans(ctx context.Context, now time.Time) ([]Ban, error) {
 	ctx, cancel := redisContext(ctx, 4*r.timeout)
 	defer cancel()
 	var bans []Ban
-	iter := r.client.Scan(ctx, 0, r.prefix+"ban:*", 1000).Iterator()
-	for iter.Next(ctx) && len(bans) < maxBans {
+	// One round trip per page of keys, not per key: with thousands of bans
+	// a round trip each would outlast the timeout.
+	const page = 1000
+	type banKey struct {
+		redis  string
+		client netip.Prefix
+	}
+	keys := make([]banKey, 0, page)
+	read := func() error {
+		cmds := make([]*redis.SliceCmd, len(keys))
+		if _, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range keys {
+				cmds[i] = p.HMGet(ctx, k.redis, "until", "level")
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i, cmd := range cmds {
+			vals := cmd.Val()
+			until, level := atoi(vals[0]), atoi(vals[1])
+			if until > micros(now) && len(bans) < maxBans {
+				bans = append(bans, Ban{Key: keys[i].client, Until: time.UnixMicro(until).UTC(), Level: int(level)})
+			}
+		}
+		keys = keys[:0]
+		return nil
+	}
+	iter := r.client.Scan(ctx, 0, r.prefix+"ban:*", page).Iterator()
+	for len(bans) < maxBans && iter.Next(ctx) {
 		key := iter.Val()
 		k, err := netip.ParsePrefix(key[len(r.prefix+"ban:"):])
 		if err != nil {
 			continue // not ours
 		}
-		vals, err := r.client.HMGet(ctx, key, "until", "level").Result()
-		if err != nil {
-			return nil, err
-		}
-		until, level := atoi(vals[0]), atoi(vals[1])
-		if until > micros(now) {
-			bans = append(bans, Ban{Key: k, Until: time.UnixMicro(until).UTC(), Level: int(level)})
+		if keys = append(keys, banKey{key, k}); len(keys) == page {
+			if err := read(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := iter.Err(); err != nil {
 		return nil, err
+	}
+	if len(keys) > 0 {
+		if err := read(); err != nil {
+			return nil, err
+		}
 	}
 	slices.SortFunc(bans, func(a, b Ban) int { return a.Until.Compare(b.Until) })
 	return bans, nil

@@ -23,9 +23,9 @@ func TestCacheTTL(t *testing.T) {
 	}{
 		{name: "positive by the smallest TTL used", domain: "a.example.net", ttl: 120 * time.Second, records: []string{
 			"a.example.net. 300 IN MX 10 mx.a.example.net.", "mx.a.example.net. 120 IN A " + public4}},
-		{name: "positive floor", domain: "a.example.net", ttl: defaultMinTTL, records: []string{
+		{name: "positive floor", domain: "a.example.net", ttl: minTTL, records: []string{
 			"a.example.net. 5 IN MX 10 mx.a.example.net.", "mx.a.example.net. 0 IN A " + public4}},
-		{name: "positive ceiling", domain: "a.example.net", ttl: defaultMaxTTL, records: []string{
+		{name: "positive ceiling", domain: "a.example.net", ttl: maxTTL, records: []string{
 			"a.example.net. 86400 IN MX 10 mx.a.example.net.", "mx.a.example.net. 86400 IN A " + public4}},
 		{name: "CNAME TTL counts", domain: "a.example.net", ttl: 60 * time.Second, records: []string{
 			"a.example.net. 60 IN CNAME b.example.net.", "b.example.net. 300 IN MX 10 mx.a.example.net.", "mx.a.example.net. 300 IN A " + public4}},
@@ -33,12 +33,12 @@ func TestCacheTTL(t *testing.T) {
 			"example.net. 3600 IN SOA ns.example.net. h.example.net. 1 7200 3600 1209600 90"}},
 		{name: "NXDOMAIN by SOA TTL when lower", domain: "nx.example.net", want: service.CodeUndeliverable, ttl: 45 * time.Second, records: []string{
 			"example.net. 45 IN SOA ns.example.net. h.example.net. 1 7200 3600 1209600 90"}},
-		{name: "negative ceiling", domain: "nx.example.net", want: service.CodeUndeliverable, ttl: defaultMaxNegativeTTL, records: []string{
+		{name: "negative ceiling", domain: "nx.example.net", want: service.CodeUndeliverable, ttl: maxNegativeTTL, records: []string{
 			"example.net. 86400 IN SOA ns.example.net. h.example.net. 1 7200 3600 1209600 86400"}},
-		{name: "negative without SOA: floor", domain: "nx.example.net", want: service.CodeUndeliverable, ttl: defaultMinTTL},
+		{name: "negative without SOA: floor", domain: "nx.example.net", want: service.CodeUndeliverable, ttl: minTTL},
 		{name: "null MX by its TTL", domain: "null.example.net", want: service.CodeUndeliverable, ttl: 200 * time.Second, records: []string{
 			"null.example.net. 200 IN MX 0 ."}},
-		{name: "temporary failure", domain: "a.example.net", mode: testenv.DNSServFail, want: service.CodeUnavailable, ttl: defaultTempfailTTL},
+		{name: "temporary failure", domain: "a.example.net", mode: testenv.DNSServFail, want: service.CodeUnavailable, ttl: tempfailTTL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

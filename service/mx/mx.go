@@ -31,24 +31,20 @@ type Config struct {
 	// deadline, shared evenly among the tries left, so a dead server
 	// costs the whole budget but never more.
 	QueryTimeout time.Duration
-	// MinTTL and MaxTTL clamp how long a verdict is cached (30s, 1h).
-	MinTTL, MaxTTL time.Duration
-	// MaxNegativeTTL caps how long "undeliverable" is cached (5m): a domain
-	// being set up should not stay refused for the SOA's full minimum.
-	MaxNegativeTTL time.Duration
-	// TempfailTTL is how long a temporary failure is remembered (5s), so a
-	// dead resolver costs one timeout per domain, not one per request.
-	TempfailTTL time.Duration
-	// MaxEntries bounds the cache (10000 domains).
-	MaxEntries int
 }
 
 const (
-	defaultMinTTL         = 30 * time.Second
-	defaultMaxTTL         = time.Hour
-	defaultMaxNegativeTTL = 5 * time.Minute
-	defaultTempfailTTL    = 5 * time.Second
-	defaultMaxEntries     = 10000
+	// minTTL and maxTTL clamp how long a verdict is cached.
+	minTTL = 30 * time.Second
+	maxTTL = time.Hour
+	// maxNegativeTTL caps how long "undeliverable" is cached: a domain
+	// being set up should not stay refused for the SOA's full minimum.
+	maxNegativeTTL = 5 * time.Minute
+	// tempfailTTL is how long a temporary failure is remembered, so a
+	// dead resolver costs one timeout per domain, not one per request.
+	tempfailTTL = 5 * time.Second
+	// maxEntries bounds the cache, in domains.
+	maxEntries = 10000
 	// defaultBudget bounds a verification whose context has no deadline.
 	defaultBudget = 3 * time.Second
 )
@@ -90,11 +86,6 @@ func New(cfg Config, reg prometheus.Registerer) (*Verifier, error) {
 		}
 		cfg.Servers = servers
 	}
-	setDefault(&cfg.MinTTL, defaultMinTTL)
-	setDefault(&cfg.MaxTTL, defaultMaxTTL)
-	setDefault(&cfg.MaxNegativeTTL, defaultMaxNegativeTTL)
-	setDefault(&cfg.TempfailTTL, defaultTempfailTTL)
-	setDefault(&cfg.MaxEntries, defaultMaxEntries)
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -105,16 +96,10 @@ func New(cfg Config, reg prometheus.Registerer) (*Verifier, error) {
 		// these; without them miekg/dns would cap every wait at 2s.
 		udp:     &dns.Client{Net: "udp", Timeout: time.Minute},
 		tcp:     &dns.Client{Net: "tcp", Timeout: time.Minute},
-		cache:   newCache(cfg.MaxEntries),
+		cache:   newCache(maxEntries),
 		metrics: m,
 		now:     time.Now,
 	}, nil
-}
-
-func setDefault[T time.Duration | int](v *T, def T) {
-	if *v <= 0 {
-		*v = def
-	}
 }
 
 // VerifyMX returns nil when domain has a mail host with a public address,
@@ -177,14 +162,14 @@ func (v *Verifier) lookup(ctx context.Context, name string) cacheEntry {
 	switch {
 	case err != nil:
 		v.metrics.lookups.WithLabelValues("tempfail").Inc()
-		e.err, e.expires = v.unavailable(err), now.Add(v.cfg.TempfailTTL)
+		e.err, e.expires = v.unavailable(err), now.Add(tempfailTTL)
 	case !ok:
 		v.metrics.lookups.WithLabelValues("undeliverable").Inc()
 		e.err = undeliverable(fmt.Errorf("%s: %s", name, why))
-		e.expires = now.Add(clamp(l.ttl, v.cfg.MinTTL, v.cfg.MaxNegativeTTL))
+		e.expires = now.Add(clamp(l.ttl, minTTL, maxNegativeTTL))
 	default:
 		v.metrics.lookups.WithLabelValues("deliverable").Inc()
-		e.expires = now.Add(clamp(l.ttl, v.cfg.MinTTL, v.cfg.MaxTTL))
+		e.expires = now.Add(clamp(l.ttl, minTTL, maxTTL))
 	}
 	return e
 }
@@ -205,7 +190,7 @@ func (v *Verifier) unavailable(cause error) error {
 	return &service.Error{
 		Code:       service.CodeUnavailable,
 		Message:    "We could not check your address right now. Please try again shortly.",
-		RetryAfter: v.cfg.TempfailTTL,
+		RetryAfter: tempfailTTL,
 		Err:        cause,
 	}
 }
@@ -344,14 +329,8 @@ func isHostName(name string) bool {
 		return false
 	}
 	for l := range strings.SplitSeq(n, ".") {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		if service.CheckLabel(l) != nil {
 			return false
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-				return false
-			}
 		}
 	}
 	return true

@@ -281,8 +281,8 @@ func TestVerifyMXTemporaryCarriesRetryAfter(t *testing.T) {
 	srv := newZone(t)
 	err := verify(t, newVerifier(t, srv.Addr()), "servfail.example.com")
 	e, ok := err.(*service.Error)
-	if !ok || e.Code != service.CodeUnavailable || e.RetryAfter != defaultTempfailTTL {
-		t.Fatalf("VerifyMX = %#v, want CodeUnavailable with RetryAfter %v", err, defaultTempfailTTL)
+	if !ok || e.Code != service.CodeUnavailable || e.RetryAfter != tempfailTTL {
+		t.Fatalf("VerifyMX = %#v, want CodeUnavailable with RetryAfter %v", err, tempfailTTL)
 	}
 }
 
