@@ -166,37 +166,47 @@ func (f *Fetcher) Fetch(ctx context.Context, location string, prev Validators) (
 	if err != nil {
 		return Download{}, fmt.Errorf("fetch %s: %w", location, err)
 	}
-	if d.Body, err = f.gunzip(body); err != nil {
+	if d.Body, err = gunzip(body, f.cfg.MaxBytes); err != nil {
 		return Download{}, fmt.Errorf("fetch %s: %w", location, err)
 	}
 	return d, nil
 }
 
 func (f *Fetcher) fetchFile(path string) (Download, error) {
-	path = strings.TrimPrefix(path, "file://")
-	file, err := os.Open(path)
+	body, err := ReadFile(strings.TrimPrefix(path, "file://"), f.cfg.MaxBytes)
 	if err != nil {
 		return Download{}, fmt.Errorf("fetch: %w", err)
+	}
+	return Download{Body: body}, nil
+}
+
+// ReadFile reads a blocklist file as Fetch reads a download: a regular file
+// of at most maxBytes, decoded when it is gzip, with the same cap on the
+// decoded bytes.
+func ReadFile(path string, maxBytes int64) ([]byte, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
 	defer file.Close()
 	st, err := file.Stat()
 	if err != nil {
-		return Download{}, fmt.Errorf("fetch: %w", err)
+		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return Download{}, fmt.Errorf("fetch %s: not a regular file", path)
+		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
-	if st.Size() > f.cfg.MaxBytes {
-		return Download{}, fmt.Errorf("fetch %s: %d bytes: %w", path, st.Size(), ErrTooLarge)
+	if st.Size() > maxBytes {
+		return nil, fmt.Errorf("%s: %d bytes: %w", path, st.Size(), ErrTooLarge)
 	}
-	body, err := readCapped(file, f.cfg.MaxBytes)
+	body, err := readCapped(file, maxBytes)
 	if err != nil {
-		return Download{}, fmt.Errorf("fetch %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if body, err = f.gunzip(body); err != nil {
-		return Download{}, fmt.Errorf("fetch %s: %w", path, err)
+	if body, err = gunzip(body, maxBytes); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return Download{Body: body}, nil
+	return body, nil
 }
 
 // readCapped reads r to its end, refusing more than max bytes. An early end
@@ -218,7 +228,7 @@ func readCapped(r io.Reader, max int64) ([]byte, error) {
 // gunzip decodes body when it is a gzip stream (a .gz file served as is),
 // with the same size cap on the decoded bytes, so a small bomb cannot
 // inflate past it.
-func (f *Fetcher) gunzip(body []byte) ([]byte, error) {
+func gunzip(body []byte, max int64) ([]byte, error) {
 	if len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
 		return body, nil
 	}
@@ -226,7 +236,7 @@ func (f *Fetcher) gunzip(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gzip: %w", err)
 	}
-	out, err := readCapped(zr, f.cfg.MaxBytes)
+	out, err := readCapped(zr, max)
 	if err != nil {
 		return nil, fmt.Errorf("gzip: %w", err)
 	}

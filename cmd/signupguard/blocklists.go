@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/signupguard/signupguard/blocklist"
@@ -28,7 +28,7 @@ func loadBlocklists(cfg Config, stored map[string]blocklist.Snapshot, log *slog.
 			log.Warn("blocklist not loaded yet: run signupguard refresh", "list", src.Name, "url", src.Location)
 			continue
 		}
-		res, err := parseFile(src.Location)
+		res, err := parseFile(src.Location, cfg.BlocklistMaxBytes)
 		if err != nil {
 			log.Error("blocklist refused", "list", src.Name, "path", src.Location, "err", err)
 			files = append(files, blocklist.Snapshot{Name: src.Name, Location: src.Location, LastError: err.Error()})
@@ -51,13 +51,15 @@ func loadBlocklists(cfg Config, stored map[string]blocklist.Snapshot, log *slog.
 	return set, files
 }
 
-func parseFile(path string) (blocklist.Result, error) {
-	f, err := os.Open(path)
+// parseFile reads and parses a file source as refresh does, gzip and size
+// cap included, so a file is served the same before and after its first
+// refresh.
+func parseFile(path string, maxBytes int64) (blocklist.Result, error) {
+	body, err := blocklist.ReadFile(path, maxBytes)
 	if err != nil {
 		return blocklist.Result{}, err
 	}
-	defer f.Close()
-	res, err := blocklist.Parse(f)
+	res, err := blocklist.Parse(bytes.NewReader(body))
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}

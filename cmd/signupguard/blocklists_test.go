@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -218,7 +220,8 @@ func TestSampleBlocklists(t *testing.T) {
 			{"spamhaus_drop", "../../blocklist/samples/spamhaus_drop_v4_2026-07-23.json"},
 			{"spamhaus_dropv6", "../../blocklist/samples/spamhaus_dropv6_2024-02-27.txt"},
 		},
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("fc00::/7")},
+		BlocklistMaxBytes: 64 << 20,
+		TrustedProxies:    []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("fc00::/7")},
 	}, nil, log)
 	if set == nil {
 		t.Fatal("the sample lists did not load")
@@ -240,5 +243,43 @@ func TestSampleBlocklists(t *testing.T) {
 	// 1.10.16.0/20 is the first entry of the IPv4 sample.
 	if _, _, found := set.Lookup(netip.MustParseAddr("1.10.16.1")); !found {
 		t.Error("1.10.16.1 is not blocked")
+	}
+}
+
+// TestFileBlocklistRead: before its first refresh, serve reads a file
+// source as refresh would: gzip decoded, the size cap applied.
+func TestFileBlocklistRead(t *testing.T) {
+	dir := t.TempDir()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("# a list\n192.0.2.0/24\n"))
+	zw.Close()
+	path := filepath.Join(dir, "list.txt.gz")
+	if err := os.WriteFile(path, gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := newLogger(io.Discard, "error")
+	tests := []struct {
+		name     string
+		maxBytes int64
+		listed   bool
+	}{
+		{"Gzip", 1 << 20, true},
+		{"OverCap", 8, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, files := loadBlocklists(Config{Blocklists: []BlocklistSource{{"gz", path}}, BlocklistMaxBytes: tt.maxBytes}, nil, log)
+			var listed bool
+			if set != nil {
+				_, _, listed = set.Lookup(netip.MustParseAddr("192.0.2.7"))
+			}
+			if listed != tt.listed {
+				t.Errorf("192.0.2.7 listed %v, want %v (files %+v)", listed, tt.listed, files)
+			}
+			if failed := len(files) == 1 && files[0].LastError != ""; failed == tt.listed {
+				t.Errorf("files %+v: want a LastError exactly when the file is refused", files)
+			}
+		})
 	}
 }
