@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -104,9 +105,9 @@ func NewFetcher(cfg FetchConfig) *Fetcher {
 			if len(via) > cfg.MaxRedirects {
 				return fmt.Errorf("more than %d redirects", cfg.MaxRedirects)
 			}
-			// A list fetched over https must not be swapped for one anybody on
-			// the path can forge.
-			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+			// A list once fetched over https must not be swapped for one
+			// anybody on the path can forge, at any hop.
+			if req.URL.Scheme != "https" && slices.ContainsFunc(via, func(r *http.Request) bool { return r.URL.Scheme == "https" }) {
 				return fmt.Errorf("redirect from https to %s refused", req.URL.Scheme)
 			}
 			return nil

@@ -250,6 +250,13 @@ func TestFetchRedirectDowngrade(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "https to http refused") {
 		t.Fatalf("https redirected to http: err = %v, want a refusal", err)
 	}
+	// Starting over http does not license the step down after https.
+	start := httptest.NewServer(http.RedirectHandler(tlsSrv.URL, http.StatusFound))
+	defer start.Close()
+	_, err = f.Fetch(context.Background(), start.URL, blocklist.Validators{})
+	if err == nil || !strings.Contains(err.Error(), "https to http refused") {
+		t.Fatalf("http to https to http: err = %v, want a refusal", err)
+	}
 }
 
 func TestFetchFile(t *testing.T) {
