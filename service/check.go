@@ -63,6 +63,9 @@ func (s *Signup) detail(ctx context.Context, step string, a *attempt) string {
 	case stepDisposable:
 		return a.addr.Domain + " is not a disposable-mail domain"
 	case stepMX:
+		if a.mxUnsure != nil {
+			return a.addr.Domain + " not verified, accepted as SIGNUPGUARD_MX_TEMPFAIL=accept says: " + cause(a.mxUnsure) + s.answers(ctx, a.addr.Domain)
+		}
 		return a.addr.Domain + " can receive mail" + s.answers(ctx, a.addr.Domain)
 	}
 	return "passed"

@@ -96,3 +96,21 @@ func TestCheck(t *testing.T) {
 }
 
 var errNullMX = errors.New("nomail.example.com has a null MX (RFC 7505)")
+
+// TestCheckMXTempfailAccepted: with AcceptMXTempfail, a domain whose DNS
+// failed passes the MX step, and check says it was not verified.
+func TestCheckMXTempfailAccepted(t *testing.T) {
+	signup := service.NewSignup(sqltest.Open(t), nil, nil, nil,
+		&mock.MXVerifier{VerifyMXFn: func(ctx context.Context, d string) error {
+			return &service.Error{Code: service.CodeUnavailable, Message: "Try again.", Err: errors.New("SERVFAIL from 192.0.2.53")}
+		}},
+		service.Config{AcceptMXTempfail: true})
+	found, err := signup.Check(context.Background(), service.Request{Email: "jane@slowdns.example.com"})
+	if err != nil || len(found) == 0 {
+		t.Fatalf("Check = %v, %v; want the MX step passed", found, err)
+	}
+	mx := found[len(found)-1]
+	if mx.Step != "mx" || strings.Contains(mx.Detail, "can receive mail") || !strings.Contains(mx.Detail, "not verified") || !strings.Contains(mx.Detail, "SERVFAIL") {
+		t.Errorf("MX finding %+v, want it not verified, naming the failure", mx)
+	}
+}

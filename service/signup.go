@@ -31,9 +31,10 @@ type Admission struct {
 
 // attempt is the state one request carries through the steps.
 type attempt struct {
-	req    Request
-	addr   Address // set by the email step
-	dryRun bool    // Check: remember nothing about the client
+	req      Request
+	addr     Address // set by the email step
+	dryRun   bool    // Check: remember nothing about the client
+	mxUnsure error   // set by the MX step when it let a DNS failure pass (AcceptMXTempfail)
 }
 
 // Step names, as Check reports them.
@@ -138,6 +139,7 @@ func NewSignup(store Store, ips IPChecker, lim Limiter, disposable DomainChecker
 				return nil, nil
 			case CodeUnavailable:
 				if cfg.AcceptMXTempfail {
+					a.mxUnsure = err
 					return nil, nil
 				}
 			case CodeUndeliverable:
